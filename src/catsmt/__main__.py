@@ -1,0 +1,3 @@
+from catsmt.cli import main
+
+raise SystemExit(main())

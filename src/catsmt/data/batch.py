@@ -1,0 +1,77 @@
+"""What the sampler hands the training loop: one padded sub-batch per language."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+
+@dataclass
+class LangBatch:
+    """Sentence pairs of one language (task), padded to their own lengths.
+
+    Attributes:
+        lang: task name (the non-pivot language, or ``src-tgt`` for explicit pairs).
+        src: ``(B, S)`` source token ids, with the target-language tag first when enabled,
+            ending in ``</s>``, right-padded with ``pad_id``.
+        tgt_in: ``(B, T)`` decoder input: the target-language tag followed by the target.
+        tgt_out: ``(B, T)`` decoder output: the target followed by ``</s>``.
+        pad_id: padding id.
+    """
+
+    lang: str
+    src: Tensor
+    tgt_in: Tensor
+    tgt_out: Tensor
+    pad_id: int
+
+    @property
+    def n_tokens(self) -> int:
+        """Non-pad target tokens (what the loss is averaged over)."""
+        return int((self.tgt_out != self.pad_id).sum())
+
+    @property
+    def n_sentences(self) -> int:
+        return int(self.src.shape[0])
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> LangBatch:
+        return LangBatch(
+            self.lang,
+            self.src.to(device, non_blocking=non_blocking),
+            self.tgt_in.to(device, non_blocking=non_blocking),
+            self.tgt_out.to(device, non_blocking=non_blocking),
+            self.pad_id,
+        )
+
+
+@dataclass
+class Batch:
+    """One training batch: sub-batches of up to K distinct languages.
+
+    Slots drawn for the same language are merged, so ``langs`` has no duplicates.
+    """
+
+    parts: list[LangBatch]
+
+    @property
+    def langs(self) -> list[str]:
+        return [p.lang for p in self.parts]
+
+    @property
+    def n_tokens(self) -> int:
+        return sum(p.n_tokens for p in self.parts)
+
+    def padded_tokens(self) -> int:
+        """Tokens including padding, source and target, over all parts."""
+        return sum(p.src.numel() + p.tgt_out.numel() for p in self.parts)
+
+    def real_tokens(self) -> int:
+        """Non-pad tokens, source and target, over all parts."""
+        return sum(
+            int((p.src != p.pad_id).sum()) + int((p.tgt_out != p.pad_id).sum()) for p in self.parts
+        )
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
+        return Batch([p.to(device, non_blocking) for p in self.parts])

@@ -1,0 +1,42 @@
+"""The ``data`` config section: which corpus, how it is tokenized, and how batches are made."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from catsmt.config_fields import option
+
+FORMATS = ("fairseq", "tsv", "ted")
+DIRECTIONS = ("o2m", "m2o", "pairs")
+
+
+@dataclass
+class DataConfig:
+    dir: str = option("data/synthetic", "corpus directory (as written by `catsmt data get`, or a user's own)")
+    format: str = option("fairseq", "layout of `dir`: fairseq ({split}.{src}-{tgt}.{lang}), tsv ({split}.{src}-{tgt}.tsv) or ted (xxx_eng/ted-{split}.orig.{lang})")
+    langs: list[str] = option([], "the non-pivot languages to use; empty = every language found in `dir`")
+    direction: str = option("o2m", "o2m: pivot -> each language; m2o: each language -> pivot; pairs: the explicit `pairs`")
+    pivot: str = option("eng", "the shared language of o2m / m2o")
+    pairs: list[str] = option([], "explicit src-tgt pairs when direction=pairs, e.g. [deu-fra, fra-deu]")
+    low_resource: list[str] = option([], "languages reported in the 'low' group; empty = those below `low_threshold` training pairs")
+    low_threshold: int = option(10000, "training pairs under which a language counts as low-resource when `low_resource` is empty")
+    vocab_size: int = option(8000, "SentencePiece vocabulary size (shared by all languages)")
+    vocab_model: str = option("unigram", "SentencePiece model type: unigram or bpe")
+    vocab_sample: int = option(200000, "sentences sampled (over all languages and both sides) to train SentencePiece")
+    vocab_temperature: float = option(5.0, "temperature of the per-language sample that trains SentencePiece")
+    source_tag: bool = option(True, "prepend the target-language tag <2xx> to every source sentence")
+    max_tokens: int = option(4096, "token budget of one batch (padded source or target tokens, whichever is larger)")
+    langs_per_batch: int = option(4, "K: language slots per batch, each drawn from the sampling distribution")
+    max_len: int = option(128, "training pairs with a side longer than this many subwords are skipped")
+    cache_dir: str = option("", "where the vocabulary and binarized data are cached; empty = `dir`/.catsmt-cache")
+
+    def validate(self) -> None:
+        if self.format not in FORMATS:
+            raise ValueError(f"format must be one of {', '.join(FORMATS)}, got '{self.format}'")
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, got '{self.direction}'")
+        if self.direction == "pairs" and not self.pairs:
+            raise ValueError("direction=pairs needs a non-empty `pairs` list")
+        for name in ("vocab_size", "max_tokens", "langs_per_batch", "max_len", "vocab_sample"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

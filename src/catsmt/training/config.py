@@ -1,0 +1,49 @@
+"""The ``train`` config section: optimisation, schedule, precision, validation and checkpoints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from catsmt.config_fields import option
+
+BEST_METRICS = ("mean", "token_weighted", "worst")
+
+
+@dataclass
+class TrainConfig:
+    run_dir: str = option("runs/default", "run folder: resolved config, metrics.jsonl, TensorBoard events, checkpoints/")
+    seed: int = option(1, "seed of model initialisation, dropout and the batch sampler")
+    device: str = option("auto", "auto (cuda when available), cpu, cuda or cuda:N")
+    precision: str = option("fp32", "fp32, bf16 (autocast) or fp16 (autocast with dynamic loss scaling)")
+    threads: int = option(0, "CPU threads for torch; 0 = torch's default")
+    max_steps: int = option(1000, "optimizer updates to train for")
+    max_minutes: float = option(0.0, "stop after this much wall-clock training time (0 = no limit)")
+    lr: float = option(0.0015, "peak learning rate (the paper: 0.0015)")
+    betas: list[float] = option([0.9, 0.98], "Adam betas (the paper: 0.9, 0.98)")
+    adam_eps: float = option(1e-8, "Adam epsilon")
+    weight_decay: float = option(0.0, "decoupled weight decay (AdamW); 0 = plain Adam")
+    warmup_steps: int = option(4000, "linear warm-up updates before the inverse-square-root decay (the paper: 4000)")
+    warmup_init_lr: float = option(1e-7, "learning rate at step 0 of the warm-up")
+    label_smoothing: float = option(0.1, "label smoothing epsilon (the paper: 0.1)")
+    clip_norm: float = option(0.0, "clip the gradient's global L2 norm to this value; 0 = no clipping")
+    accum_steps: int = option(1, "batches accumulated into one optimizer update")
+    valid_every: int = option(200, "validate (per-language loss) every this many updates")
+    valid_max_sentences: int = option(500, "per-language cap on validation sentences (0 = all)")
+    best_metric: str = option("mean", "how the best checkpoint is chosen from per-language valid losses: mean, token_weighted or worst")
+    log_every: int = option(20, "log training loss and weights every this many updates")
+    save_every: int = option(0, "also save checkpoints/last every this many updates (0 = at validation only)")
+    keep_last: int = option(2, "how many step checkpoints to keep besides best and last")
+    max_bad_steps: int = option(20, "stop when this many consecutive steps have a non-finite loss or gradient")
+    tensorboard: bool = option(True, "write TensorBoard event files to the run folder")
+    progress: bool = option(True, "show a progress bar with tokens/s and ETA")
+
+    def validate(self) -> None:
+        if self.precision not in ("fp32", "bf16", "fp16"):
+            raise ValueError(f"precision must be fp32, bf16 or fp16, got '{self.precision}'")
+        if self.best_metric not in BEST_METRICS:
+            raise ValueError(f"best_metric must be one of {', '.join(BEST_METRICS)}, got '{self.best_metric}'")
+        if len(self.betas) != 2:
+            raise ValueError(f"betas needs two numbers, got {self.betas}")
+        for name in ("max_steps", "accum_steps", "valid_every", "log_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

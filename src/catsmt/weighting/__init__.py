@@ -1,0 +1,46 @@
+"""Task-weighting methods: one file, one class and one hyperparameter dataclass each.
+
+The registry below is the single list of methods; the CLI's choices and config validation
+read it.
+"""
+
+from __future__ import annotations
+
+from catsmt.weighting.base import TaskGradients, Weighting, temperature_probs, token_weights
+from catsmt.weighting.temperature import Temperature
+
+WEIGHTINGS: dict[str, type[Weighting]] = {
+    "temperature": Temperature,
+}
+
+
+def get_method(name: str) -> type[Weighting]:
+    """The weighting class registered as ``name``.
+
+    Raises:
+        KeyError: with the list of valid names.
+    """
+    try:
+        return WEIGHTINGS[name]
+    except KeyError:
+        raise KeyError(
+            f"unknown weighting method '{name}'; valid methods: {', '.join(sorted(WEIGHTINGS))}"
+        ) from None
+
+
+def register(name: str, cls: type[Weighting]) -> None:
+    """Add a method from outside catsmt (a plugin). Registering a name twice is an error."""
+    if name in WEIGHTINGS:
+        raise ValueError(f"weighting method '{name}' is already registered")
+    WEIGHTINGS[name] = cls
+
+
+__all__ = [
+    "WEIGHTINGS",
+    "TaskGradients",
+    "Weighting",
+    "get_method",
+    "register",
+    "temperature_probs",
+    "token_weights",
+]

@@ -1,0 +1,24 @@
+"""Static temperature sampling, the standard multilingual baseline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from catsmt.config_fields import option
+from catsmt.weighting.base import Weighting
+
+
+@dataclass
+class TemperatureParams:
+    temperature: float = option(1.0, "sampling temperature T in p_n ∝ |D_n|^(1/T); 1 = proportional, inf = uniform")
+
+
+class Temperature(Weighting):
+    """Temperature-based sampling with the token-weighted loss (Arivazhagan et al., 2019,
+    "Massively Multilingual NMT in the Wild"; the paper's T = 1, 5 and inf baselines).
+
+    The sampling distribution ``p_n ∝ |D_n|^(1/T)`` is the only thing that changes between
+    T = 1, 5 and inf; every step is one weighted loss and one backward.
+    """
+
+    Params = TemperatureParams
