@@ -6,10 +6,12 @@ read it.
 
 from __future__ import annotations
 
+from catsmt.weighting.cats import CATS
 from catsmt.weighting.base import TaskGradients, Weighting, temperature_probs, token_weights
 from catsmt.weighting.temperature import Temperature
 
 WEIGHTINGS: dict[str, type[Weighting]] = {
+    "cats": CATS,
     "temperature": Temperature,
 }
 

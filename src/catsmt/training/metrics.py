@@ -1,0 +1,85 @@
+"""``metrics.jsonl`` (one JSON object per event) and optional TensorBoard scalars.
+
+Each line is flushed as it is written, so a crash loses at most the line being written;
+:func:`read_metrics` skips a torn last line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+class MetricsLogger:
+    """Appends events to ``RUN/metrics.jsonl`` and mirrors numbers to TensorBoard.
+
+    Args:
+        run_dir: the run folder.
+        tensorboard: also write TensorBoard event files under ``RUN/tb``.
+        enabled: False on non-zero DDP ranks (nothing is written).
+    """
+
+    def __init__(self, run_dir: str | Path, tensorboard: bool = True, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.path = Path(run_dir) / "metrics.jsonl"
+        self._file = open(self.path, "a", encoding="utf-8") if enabled else None  # noqa: SIM115
+        self._tb: Any = None
+        if enabled and tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self._tb = SummaryWriter(str(Path(run_dir) / "tb"))
+            except ImportError:  # tensorboard not installed: jsonl only
+                self._tb = None
+
+    def log(self, event: dict[str, Any]) -> None:
+        """Write one event: ``{"step": ..., "split": ..., "lang": ..., "loss": ..., ...}``."""
+        if not self.enabled or self._file is None:
+            return
+        self._file.write(json.dumps(_clean(event), ensure_ascii=False) + "\n")
+        self._file.flush()
+        if self._tb is not None and "step" in event:
+            prefix = "/".join(str(event[k]) for k in ("split", "lang") if event.get(k))
+            for key, value in event.items():
+                if key in ("step", "split", "lang", "event") or isinstance(value, bool):
+                    continue
+                if isinstance(value, (int, float)) and math.isfinite(value):
+                    self._tb.add_scalar(f"{prefix}/{key}" if prefix else key, value, event["step"])
+                elif isinstance(value, dict):
+                    for sub, v in value.items():
+                        if isinstance(v, (int, float)) and math.isfinite(v):
+                            self._tb.add_scalar(f"{key}/{sub}", v, event["step"])
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        if self._tb is not None:
+            self._tb.close()
+            self._tb = None
+
+
+def read_metrics(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Events of a ``metrics.jsonl``; a torn (crash-truncated) line is skipped."""
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                continue

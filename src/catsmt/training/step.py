@@ -1,0 +1,192 @@
+"""One optimizer update: per-language forward/backward, the weighting method, clipping, step.
+
+Two paths, chosen by the weighting method through ``needs_task_grads(step)`` -- never by
+its name:
+
+* **weighted loss** (temperature sampling, CATS between meta updates, GradNorm between its
+  updates): the method gives weights ``w_n``; each language sub-batch runs one forward and
+  one backward of ``w_n * L_n``, the gradients accumulating in ``.grad``. The cost equals
+  plain training on the same tokens.
+* **task gradients** (CATS meta updates, PCGrad, GradVac, MGDA, MultiDDS updates): each
+  language's gradient ``g_n`` is computed by its own forward/backward (no graph is kept
+  between languages), unscaled, averaged over DDP ranks, and passed to ``combine``; the
+  returned vector becomes ``.grad``.
+
+``L_n`` is the label-smoothed per-token mean loss of language n over all its tokens in the
+update (all accumulated batches on this rank).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from catsmt.data.batch import LangBatch
+from catsmt.model.loss import label_smoothed_loss
+from catsmt.training import distributed
+from catsmt.weighting.base import TaskGradients, Weighting
+from catsmt.weighting.grads import flat_grad, write_flat_grad
+
+
+@dataclass
+class StepContext:
+    """What the step needs besides the batch; built once by the trainer."""
+
+    model: nn.Module  # the module to call (DDP wrapper under torchrun)
+    params: list[nn.Parameter]  # trainable parameters in a fixed order
+    param_slices: dict[str, slice]
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    autocast: Callable[[], contextlib.AbstractContextManager[None]]
+    pad_id: int
+    label_smoothing: float
+    clip_norm: float
+    langs: list[str]  # all task names of the run (for DDP's union of batch languages)
+    dev_grad: Callable[[], Tensor] | None = None
+
+
+@dataclass
+class StepStats:
+    """What happened in one update (per-language numbers are this rank's)."""
+
+    langs: list[str]
+    loss: dict[str, float]  # label-smoothed per-token loss per language
+    nll: dict[str, float]
+    n_tokens: dict[str, int]
+    grad_norm: float
+    finite: bool
+    used_task_grads: bool
+    weights: list[float] = field(default_factory=list)
+
+
+def _group_by_lang(parts: Sequence[LangBatch]) -> dict[str, list[LangBatch]]:
+    groups: dict[str, list[LangBatch]] = {}
+    for p in parts:
+        groups.setdefault(p.lang, []).append(p)
+    return groups
+
+
+def _forward_loss(ctx: StepContext, part: LangBatch) -> tuple[Tensor, Tensor, Tensor]:
+    with ctx.autocast():
+        logits = ctx.model(part.src, part.tgt_in)  # (B, T, V)
+    return label_smoothed_loss(logits, part.tgt_out, ctx.pad_id, ctx.label_smoothing)
+
+
+def _maybe_no_sync(model: nn.Module, sync: bool) -> contextlib.AbstractContextManager[None]:
+    """DDP's ``no_sync`` unless this is the backward that should all-reduce."""
+    no_sync = getattr(model, "no_sync", None)
+    if sync or no_sync is None:
+        return contextlib.nullcontext()
+    return no_sync()  # type: ignore[no-any-return]
+
+
+def _run_parts(
+    ctx: StepContext, jobs: list[tuple[LangBatch, float]], sync_last: bool
+) -> Iterator[tuple[LangBatch, Tensor, Tensor, Tensor]]:
+    """Forward and backward ``scale * loss_sum`` for each (part, scale); yields detached sums.
+
+    Under DDP only the last backward all-reduces when ``sync_last``; ``no_sync`` covers the
+    forward too, as DDP requires.
+    """
+    for i, (part, scale) in enumerate(jobs):
+        sync = sync_last and i == len(jobs) - 1
+        with _maybe_no_sync(ctx.model, sync):
+            loss_sum, nll_sum, n = _forward_loss(ctx, part)
+            ctx.scaler.scale(loss_sum * scale).backward()
+        yield part, loss_sum.detach(), nll_sum.detach(), n.detach()
+
+
+def train_step(ctx: StepContext, method: Weighting, step: int, parts: Sequence[LangBatch]) -> StepStats:
+    """Run one optimizer update on ``parts`` (one or more sub-batches per language)."""
+    groups = _group_by_lang(parts)
+    langs = list(groups)
+    n_tokens = {lang: sum(p.n_tokens for p in ps) for lang, ps in groups.items()}
+    loss_sum = dict.fromkeys(langs, 0.0)
+    nll_sum = dict.fromkeys(langs, 0.0)
+    use_task_grads = method.needs_task_grads(step)
+    ctx.optimizer.zero_grad(set_to_none=True)
+    weights: list[float] = []
+
+    if not use_task_grads:
+        tokens = torch.tensor([n_tokens[lang] for lang in langs], dtype=torch.float32)
+        w = method.loss_weights(step, langs, tokens)
+        weights = [float(x) for x in w]
+        jobs = [(p, weights[i] / max(n_tokens[lang], 1)) for i, lang in enumerate(langs) for p in groups[lang]]
+        for part, ls, ns, _ in _run_parts(ctx, jobs, sync_last=True):
+            loss_sum[part.lang] += float(ls)
+            nll_sum[part.lang] += float(ns)
+        finite = True
+    else:
+        finite = _task_gradient_update(ctx, method, step, groups, n_tokens, loss_sum, nll_sum)
+
+    ctx.scaler.unscale_(ctx.optimizer)
+    max_norm = ctx.clip_norm if ctx.clip_norm > 0 else math.inf
+    grad_norm = float(torch.nn.utils.clip_grad_norm_(ctx.params, max_norm))
+    finite = finite and math.isfinite(grad_norm) and all(math.isfinite(v) for v in loss_sum.values())
+    if finite or ctx.scaler.is_enabled():
+        ctx.scaler.step(ctx.optimizer)  # the fp16 scaler skips the step itself on inf/nan
+    ctx.scaler.update()
+    return StepStats(
+        langs=langs,
+        loss={k: loss_sum[k] / max(n_tokens[k], 1) for k in langs},
+        nll={k: nll_sum[k] / max(n_tokens[k], 1) for k in langs},
+        n_tokens=n_tokens,
+        grad_norm=grad_norm,
+        finite=finite,
+        used_task_grads=use_task_grads,
+        weights=weights,
+    )
+
+
+def _task_gradient_update(
+    ctx: StepContext,
+    method: Weighting,
+    step: int,
+    groups: dict[str, list[LangBatch]],
+    n_tokens: dict[str, int],
+    loss_sum: dict[str, float],
+    nll_sum: dict[str, float],
+) -> bool:
+    """Per-language gradients -> ``method.combine`` -> ``.grad``. Returns False if non-finite."""
+    scale = ctx.scaler.get_scale() if ctx.scaler.is_enabled() else 1.0
+    n_params = sum(p.numel() for p in ctx.params)
+    device = ctx.params[0].device
+    # Rows for every language of the run: under DDP each rank fills its own languages and a
+    # token-weighted sum over ranks gives the same (K, P) matrix on every rank.
+    index = {lang: i for i, lang in enumerate(ctx.langs)}
+    rows = torch.zeros(len(ctx.langs), n_params, dtype=torch.float32, device=device)
+    tokens = torch.zeros(len(ctx.langs), dtype=torch.float64, device=device)
+    sums = torch.zeros(len(ctx.langs), 2, dtype=torch.float64, device=device)
+    for lang, ps in groups.items():
+        ctx.optimizer.zero_grad(set_to_none=True)
+        jobs = [(p, 1.0 / max(n_tokens[lang], 1)) for p in ps]
+        for part, ls, ns, _ in _run_parts(ctx, jobs, sync_last=False):
+            loss_sum[part.lang] += float(ls)
+            nll_sum[part.lang] += float(ns)
+        k = index[lang]
+        flat_grad(ctx.params, out=rows[k])
+        rows[k] *= n_tokens[lang] / scale
+        tokens[k] = n_tokens[lang]
+        sums[k, 0] = loss_sum[lang]
+    distributed.all_reduce_sum(rows)
+    distributed.all_reduce_sum(tokens)
+    distributed.all_reduce_sum(sums)
+    present = (tokens > 0).nonzero().flatten()
+    rows = rows[present] / tokens[present].unsqueeze(1).float()  # (K, P) per-token mean grads
+    tasks = TaskGradients(
+        langs=[ctx.langs[int(i)] for i in present],
+        losses=(sums[present, 0] / tokens[present]).float().cpu(),
+        n_tokens=tokens[present].float().cpu(),
+        grads=rows,
+        param_slices=ctx.param_slices,
+        dev_grad=ctx.dev_grad,
+    )
+    finite = bool(torch.isfinite(rows).all())
+    combined = method.combine(step, tasks) if finite else rows.sum(0)
+    write_flat_grad(ctx.params, combined * scale)
+    return finite
