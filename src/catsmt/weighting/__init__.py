@@ -6,12 +6,22 @@ read it.
 
 from __future__ import annotations
 
-from catsmt.weighting.cats import CATS
 from catsmt.weighting.base import TaskGradients, Weighting, temperature_probs, token_weights
+from catsmt.weighting.cats import CATS
+from catsmt.weighting.gradnorm import GradNorm
+from catsmt.weighting.gradvac import GradVac
+from catsmt.weighting.mgda import MGDA
+from catsmt.weighting.multidds import MultiDDS
+from catsmt.weighting.pcgrad import PCGrad
 from catsmt.weighting.temperature import Temperature
 
 WEIGHTINGS: dict[str, type[Weighting]] = {
     "cats": CATS,
+    "gradnorm": GradNorm,
+    "gradvac": GradVac,
+    "mgda": MGDA,
+    "multidds": MultiDDS,
+    "pcgrad": PCGrad,
     "temperature": Temperature,
 }
 
