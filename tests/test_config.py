@@ -117,3 +117,10 @@ def test_random_bytes_as_a_file_load_or_raise_config_error(tmp_path_factory: pyt
         load_config(path)
     except ConfigError:
         pass
+
+
+def test_every_shipped_config_loads() -> None:
+    configs = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
+    assert configs, "no configs shipped"
+    for path in configs:
+        load_config(path)
