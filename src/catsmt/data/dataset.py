@@ -1,0 +1,261 @@
+"""The data side of a run in one object: corpus -> vocabulary -> binarized cache -> batches.
+
+:func:`prepare_data` is what the trainer, the decoder and the evaluator call. Everything it
+computes is cached under ``cfg.cache_dir`` (default ``cfg.dir/.catsmt-cache``)::
+
+    files.json              content hashes of the corpus files, by path, size and mtime
+    spm-<key>.model         the SentencePiece model (key: corpus, vocab settings, seed)
+    data-<key>/             the binarized arrays (key: corpus, vocabulary file, max_len,
+                            source_tag), see :mod:`catsmt.data.binarize`
+
+The corpus is identified by the content of the files under ``cfg.dir`` together with the
+reader settings (``format``, ``direction``, ``pivot``, ``langs``, ``pairs``), so when the
+cache is complete a run neither reads nor tokenizes the corpus: it stats the files, loads the
+vocabulary and memory-maps the arrays.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+import sentencepiece as spm
+
+from catsmt.data.batch import LangBatch
+from catsmt.data.binarize import (
+    Binarized,
+    CorpusLike,
+    TaskArrays,
+    binarize,
+    cache_dir,
+    cache_key,
+    files_digest,
+    is_built,
+    load_binarized,
+)
+from catsmt.data.config import DataConfig
+from catsmt.data.corpus import read_corpus
+from catsmt.data.errors import DataError
+from catsmt.data.sampler import BatchSampler, length_batches
+from catsmt.data.vocab import Vocab
+
+log = logging.getLogger(__name__)
+
+
+def cache_root(cfg: DataConfig) -> Path:
+    """Where the vocabulary and binarized data of ``cfg`` are cached."""
+    return Path(cfg.cache_dir) if cfg.cache_dir else Path(cfg.dir) / ".catsmt-cache"
+
+
+def prepare_data(cfg: DataConfig, seed: int = 1) -> MultilingualData:
+    """Read the corpus, train or load the vocabulary, binarize or load the arrays.
+
+    Args:
+        cfg: the data section.
+        seed: seed of the vocabulary's training sample (part of its cache key).
+
+    Returns:
+        The data of every task, ready for sampling and evaluation.
+
+    Raises:
+        DataError: an invalid setting, a missing or malformed corpus (from the reader, naming
+            the file and line), or a ``low_resource`` language that is not a task.
+    """
+    try:
+        cfg.validate()
+    except ValueError as err:
+        raise DataError(f"invalid data config: {err}") from err
+    root = cache_root(cfg)
+    files = files_digest(Path(cfg.dir), exclude=[root], memo=root / "files.json")
+    reader = [cfg.format, cfg.direction, cfg.pivot, sorted(cfg.langs), list(cfg.pairs)]
+    corpus_key = cache_key("corpus", reader, files)
+    vocab_key = cache_key(
+        "vocab",
+        corpus_key,
+        cfg.vocab_size,
+        cfg.vocab_model,
+        cfg.vocab_sample,
+        cfg.vocab_temperature,
+        seed,
+        spm.__version__,
+    )
+    vocab_path = root / f"spm-{vocab_key}.model"
+    corpus: CorpusLike | None = None
+    if vocab_path.is_file():
+        vocab = Vocab.load(vocab_path)
+    else:
+        corpus = read_corpus(cfg)
+        langs = {lang for pair in corpus.pairs.values() for lang in pair}
+        log.info("training a %d-piece vocabulary on %s", cfg.vocab_size, ", ".join(corpus.tasks))
+        vocab = Vocab.train(
+            vocab_path,
+            corpus.splits["train"],
+            langs,
+            vocab_size=cfg.vocab_size,
+            model_type=cfg.vocab_model,
+            sample_size=cfg.vocab_sample,
+            temperature=cfg.vocab_temperature,
+            seed=seed,
+        )
+    entry = cache_dir(root, corpus_key, vocab, cfg.max_len, cfg.source_tag)
+    if is_built(entry):
+        data = load_binarized(entry)
+    else:
+        if corpus is None:
+            corpus = read_corpus(cfg)
+        log.info("binarizing %s into %s", ", ".join(corpus.tasks), entry)
+        data = binarize(
+            corpus,
+            vocab,
+            root,
+            max_len=cfg.max_len,
+            source_tag=cfg.source_tag,
+            corpus_key=corpus_key,
+        )
+        for task, n in sorted(data.skipped.items()):
+            if n:
+                log.info(
+                    "%s: skipped %d training pairs (empty or longer than %d)", task, n, cfg.max_len
+                )
+    return MultilingualData(cfg, vocab, data)  # the raw training text is re-read if asked for
+
+
+class MultilingualData:
+    """Vocabulary, binarized splits and raw text of every task (see docs/design.md, Data).
+
+    Build it with :func:`prepare_data`.
+
+    Attributes:
+        cfg: the data section it was built from.
+        vocab: the shared vocabulary.
+        langs: task names, sorted.
+        skipped: task -> training pairs dropped by ``max_len`` (or empty).
+    """
+
+    def __init__(
+        self, cfg: DataConfig, vocab: Vocab, data: Binarized, corpus: CorpusLike | None = None
+    ) -> None:
+        self.cfg = cfg
+        self.vocab = vocab
+        self.langs = list(data.tasks)
+        self.skipped = dict(data.skipped)
+        self._data = data
+        self._corpus = corpus
+        self.groups = self._groups()
+
+    @property
+    def cache_path(self) -> Path:
+        """The binarized cache entry in use."""
+        return self._data.path
+
+    def _groups(self) -> dict[str, str]:
+        if self.cfg.low_resource:
+            unknown = sorted(set(self.cfg.low_resource) - set(self.langs))
+            if unknown:
+                raise DataError(
+                    f"low_resource lists {', '.join(unknown)}, which are not tasks of this "
+                    f"corpus; tasks: {', '.join(self.langs)}"
+                )
+            return {t: "low" if t in self.cfg.low_resource else "high" for t in self.langs}
+        sizes = self.sizes("train") if "train" in self._data.data else {}
+        return {
+            t: "low" if sizes.get(t, 0) < self.cfg.low_threshold else "high" for t in self.langs
+        }
+
+    def _arrays(self, split: str, lang: str) -> TaskArrays:
+        if lang not in self.langs:
+            raise DataError(f"unknown language '{lang}'; tasks: {', '.join(self.langs)}")
+        per_task = self._data.data.get(split, {})
+        if lang not in per_task:
+            have = sorted(s for s, tasks in self._data.data.items() if lang in tasks)
+            raise DataError(
+                f"language '{lang}' has no {split} set (it has: {', '.join(have) or 'none'})"
+            )
+        return per_task[lang]
+
+    # -- the design.md API ---------------------------------------------------------------
+    def sizes(self, split: str) -> dict[str, int]:
+        """Sentence pairs of each task in ``split`` (training: after the ``max_len`` filter).
+
+        Raises:
+            DataError: no task has ``split``.
+        """
+        if split not in self._data.data:
+            raise DataError(
+                f"no '{split}' split in this corpus; splits: {', '.join(sorted(self._data.data))}"
+            )
+        return {task: len(arrays) for task, arrays in self._data.data[split].items()}
+
+    def pair(self, lang: str) -> tuple[str, str]:
+        """``(source language, target language)`` of task ``lang``."""
+        if lang not in self._data.pairs:
+            raise DataError(f"unknown language '{lang}'; tasks: {', '.join(self.langs)}")
+        return self._data.pairs[lang]
+
+    def sampler(
+        self, probs: Mapping[str, float], seed: int, rank: int = 0, world_size: int = 1
+    ) -> BatchSampler:
+        """A sampler of training batches over every task, see :class:`BatchSampler`."""
+        return BatchSampler(
+            self._data.data.get("train", {}),
+            probs,
+            max_tokens=self.cfg.max_tokens,
+            langs_per_batch=self.cfg.langs_per_batch,
+            seed=seed,
+            rank=rank,
+            world_size=world_size,
+        )
+
+    def batches(
+        self, split: str, lang: str, max_tokens: int, max_sentences: int = 0
+    ) -> Iterator[LangBatch]:
+        """All pairs of one task and split in deterministic length-sorted batches (validation).
+
+        Raises:
+            DataError: an unknown task, or one without ``split``.
+        """
+        arrays = self._arrays(split, lang)
+        for idx in length_batches(arrays, max_tokens, max_sentences):
+            yield arrays.batch(idx)
+
+    def raw(self, split: str, lang: str) -> tuple[list[str], list[str]]:
+        """Source and reference text of one task and split.
+
+        For ``train``, the pairs that were kept (aligned with :meth:`sizes`); valid and test are
+        read from the cache, train from the corpus (read once, on first use).
+
+        Raises:
+            DataError: an unknown task, or one without ``split``.
+        """
+        self._arrays(split, lang)
+        stored = self._data.raw(split, lang)
+        if stored is not None:
+            return stored
+        if self._corpus is None:
+            self._corpus = read_corpus(self.cfg)
+        src, tgt = self._corpus.splits[split][lang]
+        if split == "train":
+            keep = self._data.kept(lang).tolist()
+            return [src[i] for i in keep], [tgt[i] for i in keep]
+        return list(src), list(tgt)
+
+    def encode_source(self, texts: Sequence[str], lang: str) -> list[list[int]]:
+        """Source ids as the model saw them in training: ``[<2tgt>] + pieces + [</s>]``.
+
+        Sentences are not truncated to ``max_len``.
+        """
+        _, tgt = self.pair(lang)
+        head = [self.vocab.tag_id(tgt)] if self.cfg.source_tag else []
+        return [head + ids + [self.vocab.eos_id] for ids in self.vocab.encode_many(texts)]
+
+    def target_tag(self, lang: str) -> int:
+        """Id of the tag that starts the decoder input of task ``lang``."""
+        return self.vocab.tag_id(self.pair(lang)[1])
+
+    def __repr__(self) -> str:
+        sizes = self.sizes("train") if "train" in self._data.data else {}
+        return (
+            f"MultilingualData({len(self.langs)} tasks, vocab {self.vocab.size}, "
+            f"train pairs {sum(sizes.values())}, cache {self._data.path})"
+        )
