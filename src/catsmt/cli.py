@@ -10,7 +10,7 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from catsmt import __version__
@@ -130,13 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="RUN", default=None, help="continue the run in folder RUN")
     p.set_defaults(func=cmd_train)
 
-    for register in _EXTRA_COMMANDS:
-        register(sub)
     return parser
 
-
-#: Subcommands defined in other modules register themselves here (a list written by hand).
-_EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []  # type: ignore[type-arg]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

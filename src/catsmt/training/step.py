@@ -82,7 +82,7 @@ def _maybe_no_sync(model: nn.Module, sync: bool) -> contextlib.AbstractContextMa
     no_sync = getattr(model, "no_sync", None)
     if sync or no_sync is None:
         return contextlib.nullcontext()
-    return no_sync()  # type: ignore[no-any-return]
+    return no_sync()
 
 
 def _run_parts(

@@ -110,14 +110,14 @@ def validation_losses(
                 part = part.to(device)
                 with autocast():
                     logits = model(part.src, part.tgt_in)
-                loss, nll, n = label_smoothed_loss(logits, part.tgt_out, part.pad_id, cfg.train.label_smoothing)
-                sums[i] += torch.tensor([float(loss), float(nll), float(n)], dtype=torch.float64)
-    distributed.all_reduce_sum(sums) if info.enabled else None
+                loss, nll, count = label_smoothed_loss(logits, part.tgt_out, part.pad_id, cfg.train.label_smoothing)
+                sums[i] += torch.tensor([float(loss), float(nll), float(count)], dtype=torch.float64)
+    distributed.all_reduce_sum(sums)
     model.train(was_training)
-    out = {}
+    out: dict[str, dict[str, float]] = {}
     for i, lang in enumerate(data.langs):
-        n = max(float(sums[i, 2]), 1.0)
-        out[lang] = {"loss": float(sums[i, 0]) / n, "nll": float(sums[i, 1]) / n, "n_tokens": float(sums[i, 2])}
+        total = max(float(sums[i, 2]), 1.0)
+        out[lang] = {"loss": float(sums[i, 0]) / total, "nll": float(sums[i, 1]) / total, "n_tokens": float(sums[i, 2])}
     return out
 
 
@@ -192,10 +192,8 @@ class _StopFlag:
 
     def __enter__(self) -> _StopFlag:
         for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
+            with contextlib.suppress(ValueError):  # not the main thread: no handler
                 self._previous[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread
-                pass
         return self
 
     def _handle(self, signum: int, frame: object) -> None:

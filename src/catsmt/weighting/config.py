@@ -43,7 +43,7 @@ class WeightingConfig:
             method_cls = get_method(method)
         except KeyError as e:
             raise ConfigError(f"{section}.method: {e.args[0]}") from e
-        params = from_dict(method_cls.Params, data, f"{section} (method '{method}')")
+        params: Any = from_dict(method_cls.Params, data, f"{section} (method '{method}')")
         return cls(method=method, params=params)
 
     def to_mapping(self) -> dict[str, Any]:

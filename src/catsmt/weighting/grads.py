@@ -83,7 +83,7 @@ def task_gradients(losses: Sequence[Tensor], params: Sequence[nn.Parameter]) -> 
             torch.cat(
                 [
                     (g if g is not None else torch.zeros_like(p)).reshape(-1).float()
-                    for g, p in zip(grads, params)
+                    for g, p in zip(grads, params, strict=False)
                 ]
             )
         )
