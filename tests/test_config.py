@@ -121,3 +121,12 @@ def test_every_shipped_config_loads() -> None:
     assert configs, "no configs shipped"
     for path in configs:
         load_config(path)
+
+
+def test_switching_method_on_the_command_line_drops_the_files_hyperparameters(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"weighting": {"method": "cats", "alpha_lr": 0.2}}))
+    cfg = load_config(path, ["weighting.method=temperature", "weighting.temperature=5"])
+    assert cfg.weighting.method == "temperature" and cfg.weighting.params.temperature == 5
+    same = load_config(path, ["weighting.method=cats"])
+    assert same.weighting.params.alpha_lr == 0.2

@@ -267,11 +267,22 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> Config:
     """Load a :class:`Config` from an optional YAML file and ``key=value`` overrides.
 
+    An override of ``weighting.method`` that names another method than the file's drops the
+    file's weighting hyperparameters (they belong to the other method); ``weighting.*``
+    overrides given with it still apply.
+
     Raises:
         ConfigError: for any invalid file, key or value.
     """
     data = read_yaml(path) if path is not None else {}
-    data = merge(data, parse_overrides(overrides))
+    updates = parse_overrides(overrides)
+    # Choosing another weighting method on the command line starts that section afresh:
+    # the file's hyperparameters belong to the file's method.
+    new_method = updates.get("weighting", {}).get("method")
+    old = data.get("weighting")
+    if new_method is not None and isinstance(old, dict) and old.get("method", "temperature") != new_method:
+        data = {**data, "weighting": {}}
+    data = merge(data, updates)
     return from_dict(Config, data)
 
 
