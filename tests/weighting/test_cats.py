@@ -142,3 +142,20 @@ def test_state_round_trips_through_a_safe_checkpoint() -> None:
 def test_wrong_state_is_refused_clearly() -> None:
     with pytest.raises(ValueError, match="cats"):
         make().load_state_dict({"weights": torch.ones(4)})
+
+
+def test_centred_step_moves_weight_between_batch_languages_only() -> None:
+    m = make(normalize=True, alpha_lr=0.05)
+    g = torch.randn(2, 10, generator=torch.Generator().manual_seed(5))
+    m.meta_update(["aze", "rus"], torch.tensor([2.0, 4.0]), g @ g.T)
+    assert float(m.alpha.sum()) == pytest.approx(1.0)
+    assert float(m.alpha[m.index["bel"]]) == pytest.approx(0.25)  # not in the batch: untouched
+    assert m.alpha[m.index["aze"]] > m.alpha[m.index["rus"]]  # lower loss gains weight (Eq. 4's loss term)
+
+
+def test_literal_penalty_form_drains_alpha_of_the_batch() -> None:
+    """Without the projection, every L_n > 0 lowers all batch alphas at once (why we centre)."""
+    m = make(normalize=True, center=False, alpha_lr=0.1)
+    g = torch.eye(4, 8)
+    m.meta_update(LANGS, torch.tensor([2.0, 3.0, 4.0, 5.0]), g @ g.T)
+    assert float(m.alpha.sum()) < 0.7

@@ -1,0 +1,223 @@
+"""``catsmt compare``: train several methods with the same budget, evaluate, and report.
+
+Each (method, seed) trains into ``OUT/runs/<method>-s<seed>`` with the same config, steps
+and time limit; only the method's weighting differs. Finished runs are reused and
+interrupted ones resumed, so an interrupted comparison continues where it stopped. The
+best checkpoint of each run is evaluated on the test split with beam search, and the
+results go to ``OUT/results.{json,csv}`` and ``OUT/report.{md,html}``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from catsmt.config import Config, load_config
+from catsmt.decoding.config import DecodeConfig
+from catsmt.training.metrics import read_metrics
+
+log = logging.getLogger(__name__)
+
+#: Method names of the comparison and the overrides that select them (written by hand).
+METHOD_PRESETS: dict[str, list[str]] = {
+    "t1": ["weighting.method=temperature", "weighting.temperature=1"],
+    "t5": ["weighting.method=temperature", "weighting.temperature=5"],
+    "tinf": ["weighting.method=temperature", "weighting.temperature=inf"],
+    "cats": ["weighting.method=cats"],
+    "gradnorm": ["weighting.method=gradnorm"],
+    "multidds": ["weighting.method=multidds"],
+    "pcgrad": ["weighting.method=pcgrad"],
+    "gradvac": ["weighting.method=gradvac"],
+    "mgda": ["weighting.method=mgda"],
+}
+METHOD_LABELS: dict[str, str] = {
+    "t1": "T=1", "t5": "T=5", "tinf": "T=inf", "cats": "CATS", "gradnorm": "GradNorm",
+    "multidds": "MultiDDS", "pcgrad": "PCGrad", "gradvac": "GradVac", "mgda": "MGDA",
+}
+#: The proposed method; every other method counts as a baseline in the table.
+PROPOSED = "cats"
+
+
+@dataclass
+class RunRecord:
+    """One trained and evaluated (method, seed)."""
+
+    method: str
+    seed: int
+    run_dir: Path
+    scores: dict[str, Any]  # evaluate_run's JSON
+    valid_nll: dict[str, float]  # best checkpoint's per-language validation NLL
+    summary: dict[str, Any]
+
+
+@dataclass
+class CompareResult:
+    out: Path
+    records: list[RunRecord] = field(default_factory=list)
+    report_md: Path | None = None
+    report_html: Path | None = None
+
+
+def parse_methods(text: str) -> list[str]:
+    """``"t1,cats"`` -> ``["t1", "cats"]``, with a clear error for unknown names."""
+    methods = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in METHOD_PRESETS]
+    if unknown or not methods:
+        raise ValueError(
+            f"unknown method(s) {', '.join(unknown) or '(none given)'}; valid: {', '.join(METHOD_PRESETS)}"
+        )
+    if len(set(methods)) != len(methods):
+        raise ValueError(f"a method is listed twice in {text!r}")
+    return methods
+
+
+def run_config(config: str | Path | None, overrides: Sequence[str], method: str, seed: int, run_dir: Path) -> Config:
+    """The config of one (method, seed): the shared config plus the method's preset."""
+    return load_config(config, [*overrides, *METHOD_PRESETS[method], f"train.seed={seed}", f"train.run_dir={run_dir}"])
+
+
+def _run_state(run_dir: Path) -> str:
+    """``done`` (trained to its budget), ``partial`` (has a checkpoint) or ``new``."""
+    summary = run_dir / "summary.json"
+    if summary.exists():
+        stopped = json.loads(summary.read_text()).get("stopped")
+        if stopped in ("max_steps", "max_minutes"):
+            return "done"
+    if (run_dir / "checkpoints" / "last.pt").exists():
+        return "partial"
+    return "new"
+
+
+def _best_valid(run_dir: Path, best_step: int) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for e in read_metrics(run_dir / "metrics.jsonl"):
+        if e.get("event") == "valid" and e.get("step") == best_step and e.get("lang") != "avg":
+            out[e["lang"]] = float(e["nll"])
+    return out
+
+
+def train_and_evaluate(
+    config: str | Path | None,
+    overrides: Sequence[str],
+    method: str,
+    seed: int,
+    out: Path,
+    decode: DecodeConfig,
+    split: str = "test",
+    device: str = "cpu",
+    eval_max_sentences: int = 0,
+) -> RunRecord:
+    """Train (or reuse / resume) one run and evaluate its best checkpoint."""
+    from catsmt.evaluation.run_eval import evaluate_run
+    from catsmt.training.trainer import train
+
+    run_dir = out / "runs" / f"{method}-s{seed}"
+    state = _run_state(run_dir)
+    if state != "done":
+        cfg = run_config(config, overrides, method, seed, run_dir)
+        log.info("%s %s (seed %d) in %s", "resuming" if state == "partial" else "training", method, seed, run_dir)
+        train(cfg, resume=state == "partial")
+    else:
+        log.info("reusing finished run %s", run_dir)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    eval_path = run_dir / "eval" / f"{split}.json"
+    scores = json.loads(eval_path.read_text()) if eval_path.exists() else None
+    if scores is None or scores.get("beam") != decode.beam or scores.get("max_sentences", 0) != eval_max_sentences:
+        scores = evaluate_run(
+            run_dir, split=split, decode=decode, checkpoint="best", device=device,
+            out=eval_path, max_sentences=eval_max_sentences,
+        )
+        scores["max_sentences"] = eval_max_sentences
+        eval_path.write_text(json.dumps(scores, indent=2, ensure_ascii=False) + "\n")
+    return RunRecord(method, seed, run_dir, scores, _best_valid(run_dir, int(summary["best_step"])), summary)
+
+
+def write_results(records: Sequence[RunRecord], out: Path) -> None:
+    """``results.json`` (everything) and ``results.csv`` (one row per method, seed, language)."""
+    rows = []
+    for r in records:
+        for lang, s in r.scores["langs"].items():
+            rows.append({
+                "method": r.method, "seed": r.seed, "lang": lang, "group": s["group"],
+                "bleu": s["bleu"], "chrf": s["chrf"], "valid_nll": r.valid_nll.get(lang), "n": s["n"],
+            })
+    (out / "results.json").write_text(json.dumps({
+        "runs": [
+            {"method": r.method, "seed": r.seed, "run_dir": str(r.run_dir), "scores": r.scores,
+             "valid_nll": r.valid_nll, "summary": r.summary}
+            for r in records
+        ],
+        "rows": rows,
+    }, indent=2, ensure_ascii=False, default=str) + "\n")
+    with open(out / "results.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=["method", "seed", "lang", "group", "bleu", "chrf", "valid_nll", "n"])
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def git_commit() -> str:
+    """The current commit of the catsmt checkout, or 'unknown'."""
+    try:
+        here = Path(__file__).resolve().parent
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def compare(
+    config: str | Path | None,
+    methods: Sequence[str],
+    seeds: Sequence[int],
+    out: str | Path,
+    overrides: Sequence[str] = (),
+    decode: DecodeConfig | None = None,
+    split: str = "test",
+    device: str = "cpu",
+    eval_max_sentences: int = 0,
+    command: str = "",
+) -> CompareResult:
+    """Train every (method, seed) with the same budget, evaluate, write results and report.
+
+    Args:
+        config: the shared YAML config (or None for defaults + overrides).
+        methods: names from :data:`METHOD_PRESETS`.
+        seeds: training seeds; each method runs once per seed.
+        out: the report folder.
+        overrides: ``key=value`` overrides shared by all runs (the budget: ``train.max_steps``).
+        decode: beam search settings of the test evaluation (default: beam 5, lenpen 1).
+        split: evaluation split.
+        device: decoding device.
+        eval_max_sentences: per-language cap on test sentences (0 = all).
+        command: the command line, recorded in the report.
+    """
+    from catsmt.report.render import write_report
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for m in methods:
+        if m not in METHOD_PRESETS:
+            raise ValueError(f"unknown method '{m}'; valid: {', '.join(METHOD_PRESETS)}")
+    # Validate every run's config before the first one trains for hours.
+    for m in methods:
+        run_config(config, overrides, m, seeds[0], out / "runs" / "check")
+    decode = decode or DecodeConfig()
+    result = CompareResult(out)
+    for seed in seeds:
+        for m in methods:
+            result.records.append(
+                train_and_evaluate(config, overrides, m, seed, out, decode, split, device, eval_max_sentences)
+            )
+    write_results(result.records, out)
+    meta = {"command": command, "commit": git_commit(), "config": str(config), "overrides": list(overrides),
+            "split": split, "beam": decode.beam, "lenpen": decode.lenpen, "eval_max_sentences": eval_max_sentences}
+    (out / "compare.json").write_text(json.dumps(meta, indent=2) + "\n")
+    result.report_md, result.report_html = write_report(result.records, out, meta)
+    return result

@@ -1,0 +1,97 @@
+"""Figures of a comparison: validation loss per language (the paper's Figure 4) and the
+trajectories of each method's language weights or sampling distribution."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from catsmt.training.metrics import read_metrics
+
+
+def _grid(n: int) -> tuple[int, int]:
+    cols = min(4, n)
+    return math.ceil(n / cols), cols
+
+
+def valid_loss_figure(records: Sequence[Any], path: Path, label: Callable[[str], str]) -> Path:
+    """One panel per language: validation NLL over updates, one line per method (first seed)."""
+    first = {}
+    for r in records:
+        first.setdefault(r.method, r)
+    langs = list(records[0].scores["langs"])
+    groups = {lang: records[0].scores["langs"][lang]["group"] for lang in langs}
+    langs = [lang for g in ("low", "mid", "high") for lang in langs if groups[lang] == g]
+    rows, cols = _grid(len(langs))
+    fig = Figure(figsize=(3.2 * cols, 2.6 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
+    curves: dict[str, dict[str, list[tuple[int, float]]]] = {}
+    for method, r in first.items():
+        for e in read_metrics(r.run_dir / "metrics.jsonl"):
+            if e.get("event") == "valid" and e.get("lang") in groups:
+                curves.setdefault(method, {}).setdefault(e["lang"], []).append((e["step"], e["nll"]))
+    for i, lang in enumerate(langs):
+        ax = axes[i // cols][i % cols]
+        for method, per_lang in curves.items():
+            pts = sorted(per_lang.get(lang, []))
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], label=label(method))
+        ax.set_title(f"{lang} ({groups[lang]})")
+        ax.set_xlabel("update")
+        ax.set_ylabel("valid NLL")
+    for j in range(len(langs), rows * cols):
+        axes[j // cols][j % cols].axis("off")
+    axes[0][0].legend(fontsize="small")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    return path
+
+
+def weights_figure(record: Any, path: Path, label: Callable[[str], str]) -> Path | None:
+    """α (or the sampling distribution when the method learns one) over updates."""
+    series: dict[str, list[tuple[int, float]]] = {}
+    key = "weights"
+    events = [e for e in read_metrics(record.run_dir / "metrics.jsonl") if e.get("event") == "train" and e.get("lang") == "all"]
+    has_alpha = any(any(k.startswith("alpha/") for k in e.get("weights", {})) for e in events)
+    if not has_alpha:
+        key = "sampling"
+    for e in events:
+        values = e.get(key, {})
+        for name, v in values.items():
+            lang = name.split("/", 1)[1] if "/" in name else name
+            if key == "weights" and not name.startswith("alpha/"):
+                continue
+            series.setdefault(lang, []).append((e["step"], float(v)))
+    if not series or all(len({round(v, 9) for _, v in pts}) <= 1 for pts in series.values()):
+        return None  # static weights: nothing to show
+    fig = Figure(figsize=(6, 3.6), layout="constrained")
+    ax = fig.subplots()
+    groups = {lang: s["group"] for lang, s in record.scores["langs"].items()}
+    for lang, pts in sorted(series.items()):
+        style = "-" if groups.get(lang) == "low" else "--"
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=lang)
+    ax.set_xlabel("update")
+    ax.set_ylabel("α" if key == "weights" else "sampling probability")
+    ax.set_title(f"{label(record.method)}: {'α per language' if key == 'weights' else 'sampling distribution'} (solid: low-resource)")
+    ax.legend(fontsize="small", ncol=2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    return path
+
+
+def write_figures(records: Sequence[Any], directory: Path, label: Callable[[str], str]) -> list[Path]:
+    """All figures of a comparison; returns the PNG paths."""
+    paths = [valid_loss_figure(records, directory / "valid_nll.png", label)]
+    seen = set()
+    for r in records:
+        if r.method in seen:
+            continue
+        seen.add(r.method)
+        p = weights_figure(r, directory / f"weights_{r.method}.png", label)
+        if p is not None:
+            paths.append(p)
+    return paths

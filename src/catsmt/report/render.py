@@ -1,0 +1,199 @@
+"""Turn a comparison's runs into ``report.md`` and a self-contained ``report.html``.
+
+The report holds the paper's Table 2 layout for BLEU and chrF (bold best, underlined
+strongest baseline, ``*`` for p < 0.05 against it by paired bootstrap), validation NLL of
+the best checkpoints, validation-loss curves per language and method (Figure 4), the
+trajectories of each method's language weights or sampling distribution, and the
+command and commit that produced it.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from catsmt.evaluation.significance import paired_bootstrap
+from catsmt.evaluation.tables import GROUP_LABELS, Table, build_table, strongest_baseline
+from catsmt.report import figures
+
+log = logging.getLogger(__name__)
+
+
+def _label(method: str) -> str:
+    from catsmt.report.compare import METHOD_LABELS
+
+    return METHOD_LABELS.get(method, method)
+
+
+def _refs_and_hyps(record: Any, split: str) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """References (from the run's corpus) and hypotheses (from its eval folder)."""
+    from catsmt.config import Config, from_dict
+    from catsmt.data import prepare_data
+
+    cfg = from_dict(Config, yaml.safe_load((record.run_dir / "config.yaml").read_text()))
+    data = prepare_data(cfg.data, seed=cfg.train.seed)
+    refs, hyps = {}, {}
+    for lang in record.scores["langs"]:
+        path = record.run_dir / "eval" / "hyps" / f"{split}.{lang}.hyp"
+        lines = path.read_text(encoding="utf-8").split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        hyps[lang] = lines
+        refs[lang] = data.raw(split, lang)[1][: len(lines)]
+    return refs, hyps
+
+
+def significance_marks(records: Sequence[Any], metric: str, split: str) -> tuple[str | None, dict[str, Any]]:
+    """Paired bootstrap of every method's first seed against the strongest baseline's."""
+    from catsmt.report.compare import PROPOSED
+
+    by_method = _by_method(records)
+    results = {m: [r.scores for r in rs] for m, rs in by_method.items()}
+    groups = {lang: s["group"] for lang, s in records[0].scores["langs"].items()}
+    baselines = [m for m in results if m != PROPOSED]
+    sb = strongest_baseline(results, baselines, metric, groups) if baselines else None
+    if sb is None:
+        return None, {}
+    refs, base_hyps = _refs_and_hyps(by_method[sb][0], split)
+    marks = {}
+    for method, rs in by_method.items():
+        if method == sb:
+            continue
+        _, hyps = _refs_and_hyps(rs[0], split)
+        marks[_label(method)] = paired_bootstrap(hyps, base_hyps, refs, groups, metric=metric)
+    return sb, marks
+
+
+def _by_method(records: Sequence[Any]) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for r in records:
+        out.setdefault(r.method, []).append(r)
+    return out
+
+
+def build_tables(records: Sequence[Any], split: str) -> dict[str, Table]:
+    """BLEU and chrF tables in the paper's layout, with significance marks."""
+    from catsmt.report.compare import PROPOSED
+
+    by_method = _by_method(records)
+    results = {_label(m): [r.scores for r in rs] for m, rs in by_method.items()}
+    baselines = [_label(m) for m in by_method if m != PROPOSED]
+    tables = {}
+    for metric in ("bleu", "chrf"):
+        try:
+            _, marks = significance_marks(records, metric, split)
+        except (OSError, ValueError) as e:  # hypotheses missing: table without marks
+            log.warning("no significance marks for %s: %s", metric, e)
+            marks = {}
+        tables[metric] = build_table(results, baselines, metric=metric, significance=marks or None)
+    return tables
+
+
+def _valid_table(records: Sequence[Any]) -> str:
+    langs = list(records[0].scores["langs"])
+    groups = {lang: records[0].scores["langs"][lang]["group"] for lang in langs}
+    order = [lang for g in ("low", "mid", "high") for lang in langs if groups[lang] == g]
+    lines = ["| Method | seed | " + " | ".join(order) + " | mean |", "|:--|--:|" + "--:|" * (len(order) + 1)]
+    for r in records:
+        vals = [r.valid_nll.get(lang) for lang in order]
+        nums = [v for v in vals if v is not None]
+        mean = sum(nums) / len(nums) if nums else float("nan")
+        cells = [f"{v:.3f}" if v is not None else "" for v in vals]
+        lines.append(f"| {_label(r.method)} | {r.seed} | " + " | ".join(cells) + f" | {mean:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def _html_table(table: Table) -> str:
+    head = "".join(f"<th>{html.escape(c.label)}</th>" for c in table.columns)
+    groups = []
+    for i, c in enumerate(table.columns):
+        if i == 0 or table.columns[i - 1].group != c.group:
+            span = 0  # the contiguous run of this group
+            for d in table.columns[i:]:
+                if d.group != c.group:
+                    break
+                span += 1
+            groups.append(f'<th colspan="{span}">{GROUP_LABELS[c.group]}</th>')
+    rows = []
+    for method in table.methods:
+        cells = []
+        for cell in table.cells[method]:
+            text = f"{cell.mean:.{table.digits}f}"
+            if cell.std is not None:
+                text += f" ± {cell.std:.{table.digits}f}"
+            if cell.significant:
+                text += "*"
+            if cell.best:
+                text = f"<b>{text}</b>"
+            if cell.strongest_baseline:
+                text = f"<u>{text}</u>"
+            cells.append(f"<td>{text}</td>")
+        rows.append(f"<tr><th>{html.escape(method)}</th>{''.join(cells)}</tr>")
+    return (
+        f'<table class="results"><thead><tr><th></th>{"".join(groups)}</tr>'
+        f"<tr><th>Method</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f"<p class=\"legend\">{table.metric_name} on {html.escape(table.split)}; <b>bold</b>: best in column; "
+        f"<u>underlined</u>: strongest baseline ({html.escape(str(table.strongest_baseline))}); "
+        "*: p &lt; 0.05 against it (paired bootstrap).</p>"
+    )
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<figure><img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}"><figcaption>{html.escape(path.stem)}</figcaption></figure>'
+
+
+def write_report(records: Sequence[Any], out: Path, meta: Mapping[str, Any]) -> tuple[Path, Path]:
+    """Write ``report.md`` and ``report.html`` (images inlined) into ``out``."""
+    split = str(meta.get("split", "test"))
+    tables = build_tables(records, split)
+    figs = figures.write_figures(records, out / "figures", _label)
+    md = [
+        "# catsmt comparison",
+        "",
+        f"Command: `{meta.get('command', '')}`  ",
+        f"Commit: `{meta.get('commit', 'unknown')}`; beam {meta.get('beam')}, length penalty {meta.get('lenpen')}"
+        + (f"; first {meta['eval_max_sentences']} test sentences per language" if meta.get("eval_max_sentences") else ""),
+        "",
+        "## BLEU",
+        "",
+        tables["bleu"].to_markdown(),
+        "## chrF",
+        "",
+        tables["chrf"].to_markdown(),
+        "## Validation NLL of the best checkpoints",
+        "",
+        _valid_table(records),
+        "## Figures",
+        "",
+    ]
+    md += [f"![{p.stem}](figures/{p.name})\n" for p in figs]
+    md_path = out / "report.md"
+    md_path.write_text("\n".join(md) + "\n", encoding="utf-8")
+    style = (
+        "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
+        "table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+        "thead th{background:#f3f3f3;text-align:center}tbody th{text-align:left}.legend{color:#555;font-size:90%}"
+        "figure{display:inline-block;margin:0.5em}img{max-width:100%}"
+    )
+    body = [
+        "<h1>catsmt comparison</h1>",
+        f"<p>Command: <code>{html.escape(str(meta.get('command', '')))}</code><br>Commit: <code>{html.escape(str(meta.get('commit')))}</code>; "
+        f"beam {meta.get('beam')}, length penalty {meta.get('lenpen')}</p>",
+        "<h2>BLEU</h2>", _html_table(tables["bleu"]),
+        "<h2>chrF</h2>", _html_table(tables["chrf"]),
+        "<h2>Figures</h2>", *[_img(p) for p in figs],
+    ]
+    html_path = out / "report.html"
+    html_path.write_text(
+        f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>catsmt comparison</title><style>{style}</style></head>"
+        f"<body>{''.join(body)}</body></html>\n",
+        encoding="utf-8",
+    )
+    return md_path, html_path
