@@ -26,9 +26,17 @@ noise 0.1-0.3) with 4096 tokens and K = 4: 100-slot windows give 87-89% non-pad 
 cannot be bucketed much (about 75%) since each slot holds a tenth of it. Slots are about 97%
 full on average.
 
-The epoch order is a function of ``(seed, rank, world_size, language, epoch)``, so the
-sampler's state is small: per language its epoch and position, the RNG that draws the slot
-languages, and the current distribution.
+The epoch order is a function of ``(seed, language, epoch)``, so the sampler's state is
+small: per language its epoch and position, the RNG that draws the slot languages, and the
+current distribution.
+
+**Under distributed training** there is still one stream of batches, the one a single
+process draws: rank ``r`` of ``W`` takes batches ``r, r + W, r + 2W, ...`` of it. Every rank
+draws the languages and picks the pairs of all ``W`` batches of a round (cheap index work),
+and builds tensors only for its own. So the ranks read disjoint pairs, one update of ``W``
+ranks sees exactly the batches of one process with ``accum_steps = W`` (docs/distributed.md),
+and the state is the same on every rank and independent of ``W``: a checkpoint of a
+2-process run resumes in one process and vice versa.
 """
 
 from __future__ import annotations
@@ -53,6 +61,11 @@ FILL_TO_CROSS = 0.5
 """A slot that reaches the end of a group stops there once it is this full (of its budget)."""
 
 _STATE_VERSION = 1
+
+_STREAM = (0, 1)
+"""Mixed into the seeds of the one batch stream. Version 1 seeded each rank's stream with
+``(rank, world_size)``; these are the single-process values, so single-process runs draw
+the batches they drew before ranks shared one stream."""
 
 
 def check_probs(probs: Mapping[str, Any], langs: list[str]) -> np.ndarray:
@@ -144,7 +157,8 @@ class BatchSampler:
         max_tokens: padded-token budget of a whole batch.
         langs_per_batch: K, the number of language slots.
         seed: seed of the shuffles and of the language draws.
-        rank, world_size: under distributed training each rank draws its own stream.
+        rank, world_size: under distributed training rank ``r`` takes batches ``r, r + W,
+            ...`` of the one stream (see the module docstring).
 
     Raises:
         DataError: a task without pairs, a pair too long for one slot, bad ``probs``.
@@ -190,7 +204,7 @@ class BatchSampler:
             self._window.append(max(1, round(WINDOW_SLOTS * per_slot)))
         self._probs = check_probs(probs, self.langs)
         self._rng = np.random.Generator(
-            np.random.PCG64(np.random.SeedSequence([seed, rank, world_size, 0xBA7C4]))
+            np.random.PCG64(np.random.SeedSequence([seed, *_STREAM, 0xBA7C4]))
         )
         self._epoch = [0] * len(self.langs)
         self._cursor = [0] * len(self.langs)
@@ -213,16 +227,27 @@ class BatchSampler:
 
     # -- batches ---------------------------------------------------------------------------
     def next_batch(self) -> Batch:
-        """Draw K slot languages from the current distribution and fill them."""
+        """This rank's next batch: of the next ``world_size`` batches of the stream, the
+        ``rank``-th (the others are drawn, so that their pairs are skipped, but not built)."""
+        mine: list[tuple[int, np.ndarray]] = []
+        for r in range(self.world_size):
+            slots = self._draw()
+            if r == self.rank:
+                mine = slots
+        return Batch([self.tasks[i].batch(idx) for i, idx in mine])
+
+    def _draw(self) -> list[tuple[int, np.ndarray]]:
+        """The next batch of the stream as (language, pair indices): K slot languages drawn
+        from the current distribution, each filled from its language's stream."""
         draws = self._rng.choice(len(self.langs), size=self.langs_per_batch, p=self._probs)
         counts = np.bincount(draws, minlength=len(self.langs))
-        parts = [
-            self.tasks[i].batch(self._take(i, int(c) * self.slot_tokens))
+        slots = [
+            (i, self._take(i, int(c) * self.slot_tokens))
             for i, c in enumerate(counts.tolist())
             if c > 0
         ]
         self.n_batches += 1
-        return Batch(parts)
+        return slots
 
     def __iter__(self) -> BatchSampler:
         return self
@@ -253,7 +278,7 @@ class BatchSampler:
             The order of the pairs, and the positions where its groups end (ascending).
         """
         rng = np.random.default_rng(
-            np.random.SeedSequence([self.seed, self.rank, self.world_size, i, epoch])
+            np.random.SeedSequence([self.seed, *_STREAM, i, epoch])
         )
         costs, window = self._costs[i], self._window[i]
         n = len(costs)
@@ -306,7 +331,9 @@ class BatchSampler:
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue exactly: per-language epoch and position, the RNG
         that draws languages and the current distribution (plain Python data only, so a
-        checkpoint loads with ``torch.load(weights_only=True)``)."""
+        checkpoint loads with ``torch.load(weights_only=True)``). It describes the one stream,
+        so it is the same on every rank and loads into a sampler of any ``world_size``;
+        ``n_batches`` counts the stream's batches."""
         return {
             "version": _STATE_VERSION,
             "langs": list(self.langs),
@@ -314,8 +341,6 @@ class BatchSampler:
             "max_tokens": self.max_tokens,
             "langs_per_batch": self.langs_per_batch,
             "seed": self.seed,
-            "rank": self.rank,
-            "world_size": self.world_size,
             "epoch": list(self._epoch),
             "cursor": list(self._cursor),
             "probs": [float(p) for p in self._probs],
@@ -340,8 +365,6 @@ class BatchSampler:
             "max_tokens",
             "langs_per_batch",
             "seed",
-            "rank",
-            "world_size",
         ):
             if _as_list(state[name]) != mine[name]:
                 raise DataError(

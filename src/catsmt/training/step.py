@@ -6,14 +6,15 @@ its name:
 * **weighted loss** (temperature sampling, CATS between meta updates, GradNorm between its
   updates): the method gives weights ``w_n``; each language sub-batch runs one forward and
   one backward of ``w_n * L_n``, the gradients accumulating in ``.grad``. The cost equals
-  plain training on the same tokens.
+  plain training on the same tokens. Under DDP only the rank's last backward all-reduces.
 * **task gradients** (CATS meta updates, PCGrad, GradVac, MGDA, MultiDDS updates): each
   language's gradient ``g_n`` is computed by its own forward/backward (no graph is kept
   between languages), unscaled, averaged over DDP ranks, and passed to ``combine``; the
   returned vector becomes ``.grad``.
 
 ``L_n`` is the label-smoothed per-token mean loss of language n over all its tokens in the
-update (all accumulated batches on this rank).
+update: all accumulated batches, and under DDP those of every rank. So one update of W ranks
+is the update of one process on the union of their batches (docs/distributed.md).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class StepStats:
     grad_norm: float
     finite: bool
     used_task_grads: bool
-    weights: list[float] = field(default_factory=list)
+    weights: list[float] = field(default_factory=list)  # w_n of the update's languages, all ranks
 
 
 def _group_by_lang(parts: Sequence[LangBatch]) -> dict[str, list[LangBatch]]:
@@ -113,10 +114,19 @@ def train_step(ctx: StepContext, method: Weighting, step: int, parts: Sequence[L
     weights: list[float] = []
 
     if not use_task_grads:
-        tokens = torch.tensor([n_tokens[lang] for lang in langs], dtype=torch.float32)
-        w = method.loss_weights(step, langs, tokens)
+        # Weights of the languages of the whole update (every rank's batches): under DDP the
+        # token counts are summed over ranks first, so every rank gets the same w and the
+        # same per-token means; `world` undoes DDP's averaging of the summed gradients.
+        tokens = torch.zeros(len(ctx.langs), dtype=torch.float64)
+        for lang in langs:
+            tokens[ctx.langs.index(lang)] = n_tokens[lang]
+        distributed.all_reduce_sum(tokens)
+        present = [lang for lang, n in zip(ctx.langs, tokens.tolist(), strict=True) if n > 0]
+        w = method.loss_weights(step, present, tokens[tokens > 0].float())
         weights = [float(x) for x in w]
-        jobs = [(p, weights[i] / max(n_tokens[lang], 1)) for i, lang in enumerate(langs) for p in groups[lang]]
+        scale = {lang: w_n / float(tokens[ctx.langs.index(lang)]) for lang, w_n in zip(present, weights, strict=True)}
+        world = distributed.world_size()
+        jobs = [(p, world * scale.get(lang, 0.0)) for lang in langs for p in groups[lang]]
         for part, ls, ns, _ in _run_parts(ctx, jobs, sync_last=True):
             loss_sum[part.lang] += float(ls)
             nll_sum[part.lang] += float(ns)

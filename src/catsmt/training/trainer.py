@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import math
+import os
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -27,7 +28,7 @@ from catsmt.data import MultilingualData, prepare_data
 from catsmt.model import build_model
 from catsmt.model.loss import label_smoothed_loss
 from catsmt.training import distributed
-from catsmt.training.checkpoint import CheckpointManager
+from catsmt.training.checkpoint import CheckpointError, CheckpointManager
 from catsmt.training.metrics import MetricsLogger
 from catsmt.training.rng import rng_state, seed_everything, set_rng_state
 from catsmt.training.schedule import inverse_sqrt_lr
@@ -65,6 +66,7 @@ class TrainResult:
     valid: dict[str, float]
     tokens_per_second: float
     stopped: str  # "max_steps" | "max_minutes" | "signal" | "non_finite"
+    signum: int = 0  # the signal that stopped the run (when stopped == "signal")
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
@@ -136,23 +138,53 @@ def selection_score(valid: dict[str, dict[str, float]], metric: str) -> float:
 
 
 def _setup_run_dir(cfg: Config, resume: bool, is_main: bool) -> Path:
+    """Check the run folder on rank 0; the other ranks wait, and raise its error.
+
+    Nothing is created here (see :func:`_create_run_dir`): a start that fails later, on a bad
+    corpus say, leaves no folder behind that would refuse the corrected command.
+    """
     run = Path(cfg.train.run_dir)
-    ckpt = run / "checkpoints" / "last.pt"
-    if resume:
-        if not run.is_dir():
-            raise RunDirError(f"cannot resume: run folder {run} does not exist")
-    elif run.exists() and any(run.iterdir()):
-        hint = " (it has checkpoints; add --resume to continue it)" if ckpt.exists() else ""
-        raise RunDirError(f"run folder {run} already exists and is not empty{hint}; choose another train.run_dir")
-    if is_main:
-        run.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, run / "config.yaml")
+
+    def check() -> None:
+        ckpt = run / "checkpoints" / "last.pt"
+        if resume:
+            if not run.is_dir():
+                raise RunDirError(f"cannot resume: run folder {run} does not exist")
+        elif run.exists() and (not run.is_dir() or any(run.iterdir())):
+            hint = " (it has checkpoints; add --resume to continue it)" if ckpt.exists() else ""
+            raise RunDirError(f"run folder {run} already exists and is not empty{hint}; choose another train.run_dir")
+        for folder in (run, run / "checkpoints"):  # fail now, not after preparing the data
+            existing = next(p for p in (folder, *folder.parents) if p.exists())
+            if not os.access(existing, os.W_OK | os.X_OK):
+                raise RunDirError(f"cannot write the run folder {run}: {existing} is not writable")
+
+    distributed.main_first(check if is_main else lambda: None)
     return run
 
 
-def _setup_model(cfg: Config, data: MultilingualData, device: torch.device) -> nn.Module:
-    seed_everything(cfg.train.seed)
-    return build_model(cfg.model, data.vocab.size, data.vocab.pad_id).to(device)
+def _write_atomic(path: Path, write: Callable[[Path], object]) -> None:
+    """``write`` a temporary file beside ``path``, then rename it over ``path``: a kill mid-write
+    never leaves a torn ``config.yaml`` (with which the run could not be resumed)."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _create_run_dir(cfg: Config, run: Path) -> None:
+    """Create the run folder and write the resolved config (rank 0, once setup has succeeded)."""
+    run.mkdir(parents=True, exist_ok=True)
+    _write_atomic(run / "config.yaml", lambda tmp: save_config(cfg, tmp))
+
+
+def _setup_model(cfg: Config, data: MultilingualData, device: torch.device, rank: int) -> nn.Module:
+    seed_everything(cfg.train.seed)  # the same initial parameters on every rank
+    model = build_model(cfg.model, data.vocab.size, data.vocab.pad_id).to(device)
+    if rank > 0:  # other dropout masks on each rank; rank 0 goes on as a single process does
+        seed_everything(cfg.train.seed + rank)
+    return model
 
 
 def _setup_optimizer(cfg: Config, params: list[nn.Parameter], device: torch.device) -> torch.optim.Optimizer:
@@ -241,8 +273,8 @@ def train(cfg: Config, resume: bool = False) -> TrainResult:
     if cfg.train.threads > 0:
         torch.set_num_threads(cfg.train.threads)
     run = _setup_run_dir(cfg, resume, info.is_main)
-    data = prepare_data(cfg.data, seed=cfg.train.seed)
-    model = _setup_model(cfg, data, device)
+    data = distributed.main_first(lambda: prepare_data(cfg.data, seed=cfg.train.seed))  # rank 0 builds the cache
+    model = _setup_model(cfg, data, device, info.rank)
     params = trainable(model.parameters())
     method: Weighting = get_method(cfg.weighting.method)(cfg.weighting.params, data.langs, data.sizes("train"))
     optimizer = _setup_optimizer(cfg, params, device)
@@ -250,7 +282,11 @@ def train(cfg: Config, resume: bool = False) -> TrainResult:
     sampler = data.sampler(method.sampling_probs(), seed=cfg.train.seed, rank=info.rank, world_size=info.world_size)
     ckpts = CheckpointManager(run / "checkpoints", cfg.train.keep_last)
     state = TrainState()
-    if resume:
+    if resume and not ckpts.has_checkpoint():
+        # Stopped before its first save (e.g. killed while preparing the data): start from
+        # step 0, which is exactly what the interrupted run did.
+        log.warning("no checkpoint in %s yet; starting the run from step 0", ckpts.dir)
+    elif resume:
         ck = ckpts.load_latest(map_location=device)
         model.load_state_dict(ck["model"])
         optimizer.load_state_dict(ck["optimizer"])
@@ -258,10 +294,14 @@ def train(cfg: Config, resume: bool = False) -> TrainResult:
         method.load_state_dict(ck["weighting"])
         sampler.load_state_dict(ck["sampler"])
         state = TrainState(**ck["train_state"])
-        set_rng_state(ck["rng"])
-    wrapped: nn.Module = model
-    if info.enabled:
-        wrapped = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        rngs = ck.get("rng_ranks") or [ck["rng"]]  # one per rank of the run that saved it
+        if info.rank < len(rngs):
+            set_rng_state(rngs[info.rank])
+        else:  # more ranks than that run had: a fresh dropout stream
+            seed_everything(cfg.train.seed + info.rank + state.step)
+    if info.is_main:
+        _create_run_dir(cfg, run)
+    wrapped = distributed.wrap(model, device)
     autocast = autocast_factory(cfg.train.precision, device)
     ctx = StepContext(
         model=wrapped, params=params, param_slices=param_slices(model.named_parameters()),
@@ -269,11 +309,25 @@ def train(cfg: Config, resume: bool = False) -> TrainResult:
         label_smoothing=cfg.train.label_smoothing, clip_norm=cfg.train.clip_norm, langs=data.langs,
         dev_grad=_setup_dev_grad(model, params, data, cfg, device),
     )
-    logger = MetricsLogger(run, cfg.train.tensorboard, enabled=info.is_main)
+    # On resume, events after the checkpoint's step are dropped: the loop logs them again.
+    logger = MetricsLogger(run, cfg.train.tensorboard, enabled=info.is_main, resume_step=state.step if resume else None)
+    saved_step = -1
 
     def checkpoint(is_best: bool = False) -> None:
+        nonlocal saved_step
+        rngs = distributed.all_gather_object(rng_state())  # every rank's dropout stream
         if info.is_main:
-            ckpts.save(_checkpoint_state(model, optimizer, scaler, method, sampler, state, cfg), state.step, is_best)
+            ck = _checkpoint_state(model, optimizer, scaler, method, sampler, state, cfg)
+            if info.enabled:
+                ck["rng_ranks"] = rngs
+            try:
+                ckpts.save(ck, state.step, is_best)
+            except OSError as e:  # disk full, permissions: stop, the previous checkpoint intact
+                raise CheckpointError(
+                    f"cannot save the step {state.step} checkpoint in {ckpts.dir}: {e}; "
+                    "the previous checkpoint there is intact"
+                ) from e
+        saved_step = state.step
 
     def validate() -> None:
         valid = validation_losses(model, data, cfg, device, autocast)
@@ -323,25 +377,29 @@ def train(cfg: Config, resume: bool = False) -> TrainResult:
                 validate()
             elif cfg.train.save_every and state.step % cfg.train.save_every == 0:
                 checkpoint()
-            if cfg.train.max_minutes and state.train_seconds > cfg.train.max_minutes * 60:
-                stopped = "max_minutes"
+            timed_out = bool(cfg.train.max_minutes) and state.train_seconds > cfg.train.max_minutes * 60
+            timed_out, signalled = distributed.any_rank([timed_out, stop.signal is not None])  # all stop together
+            if timed_out or signalled:
+                stopped = "max_minutes" if timed_out else "signal"
                 break
-            if stop.signal is not None:
-                stopped = "signal"
-                break
-        if state.step % cfg.train.valid_every != 0 and stopped != "non_finite":
+        if stopped in ("signal", "non_finite"):
+            # A signal saves and leaves at once: no unscheduled validation, which would delay
+            # the exit a preemption allows and could move best.pt off the uninterrupted run's.
+            if saved_step != state.step:
+                checkpoint()
+        elif state.step % cfg.train.valid_every != 0:
             validate()
-        elif stopped == "non_finite":
-            checkpoint()
     if bar is not None:
         bar.close()
     logger.close()
     result = TrainResult(
         run_dir=run, steps=state.step, best_step=state.best_step, best_score=state.best_score,
         valid=state.last_valid, tokens_per_second=state.tokens_seen / max(state.train_seconds, 1e-9), stopped=stopped,
+        signum=stop.signal or 0,
     )
     if info.is_main:
-        (run / "summary.json").write_text(json.dumps(result.__dict__, default=str, indent=2) + "\n")
+        text = json.dumps(result.__dict__, default=str, indent=2) + "\n"
+        _write_atomic(run / "summary.json", lambda tmp: tmp.write_text(text))
     distributed.shutdown()
     return result
 
