@@ -10,7 +10,7 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from catsmt import __version__
@@ -35,10 +35,14 @@ def cmd_data_list(args: argparse.Namespace) -> int:
 
 def cmd_data_get(args: argparse.Namespace) -> int:
     from catsmt.config import parse_overrides
+    from catsmt.data.errors import DataError
     from catsmt.data.recipes import build
 
     options = parse_overrides(args.options)
-    stats = build(args.name, Path(args.out), mirror=args.mirror, overwrite=args.overwrite, **options)
+    try:
+        stats = build(args.name, Path(args.out), mirror=args.mirror, overwrite=args.overwrite, **options)
+    except DataError as e:  # the library names its argument; here it is a flag
+        raise DataError(str(e).replace("pass overwrite=True", "pass --overwrite")) from e
     print(json.dumps(stats, indent=2, ensure_ascii=False))
     return 0
 
@@ -57,31 +61,73 @@ def cmd_methods(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_train_config(args: argparse.Namespace) -> tuple[object, bool]:
-    from catsmt.config import load_config
+def _load_config_naming_source(path: Path, overrides: list[str]) -> object:
+    """``load_config``, with a ConfigError prefixed by where the bad key or value is: the file
+    or the command-line overrides (the loader's message names the key, not its source)."""
+    from catsmt.config import ConfigError, load_config
 
+    try:
+        return load_config(path, overrides)
+    except ConfigError as e:
+        try:
+            load_config(path)
+        except ConfigError as file_error:
+            if str(file_error) == str(e):
+                raise ConfigError(str(e) if str(path) in str(e) else f"{path}: {e}") from e
+        raise ConfigError(f"command-line override: {e}") from e
+
+
+def _load_train_config(args: argparse.Namespace) -> tuple[object, bool]:
     if args.resume:
         run = Path(args.resume)
         cfg_path = run / "config.yaml"
+        if not run.is_dir():
+            raise UsageError(f"--resume {run}: no such run folder")
         if not cfg_path.exists():
             raise UsageError(f"--resume {run}: no config.yaml there (is it a catsmt run folder?)")
         overrides = list(args.overrides)
         if args.config is not None:  # `catsmt train --resume RUN key=value` parses key=value as CONFIG
             overrides.insert(0, args.config)
-        cfg = load_config(cfg_path, overrides + [f"train.run_dir={run}"])
+        cfg = _load_config_naming_source(cfg_path, overrides + [f"train.run_dir={run}"])
         return cfg, True
     if args.config is None:
         raise UsageError("train needs a CONFIG file (or --resume RUN)")
-    return load_config(args.config, args.overrides), False
+    return _load_config_naming_source(Path(args.config), list(args.overrides)), False
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    import signal
+
     from catsmt.training.trainer import train
 
     cfg, resume = _load_train_config(args)
     result = train(cfg, resume=resume)  # type: ignore[arg-type]
     print(_summary(result))
+    if result.stopped == "signal":  # not finished: say so, and exit as a killed process would
+        name = signal.Signals(result.signum).name if result.signum else "a signal"
+        print(f"catsmt: stopped by {name} after {result.steps} updates; checkpoint saved; "
+              f"continue with: catsmt train --resume {result.run_dir}", file=sys.stderr)
+        return 128 + (result.signum or signal.SIGTERM)
     return 0 if result.stopped != "non_finite" else 1
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from catsmt.bench import BenchConfig, format_table, run_bench
+
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(BenchConfig)}
+    # Every option written out, so that the command reproduces the run whatever the defaults become.
+    command = " ".join(["catsmt bench", *(f"--{k.replace('_', '-')} {v}" for k, v in values.items())]
+                       + ([f"--out {args.out}"] if args.out else []))
+    result = run_bench(BenchConfig(**values), command=command, log=lambda line: print(line, file=sys.stderr))
+    print(format_table(result))
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        print(f"wrote {out}", file=sys.stderr)
+    return 0
 
 
 def _summary(result: object) -> str:
@@ -95,7 +141,96 @@ def _summary(result: object) -> str:
     return "\n".join(lines)
 
 
+def _read_stdin_lines() -> Iterator[str]:
+    """Lines of standard input without their line ending, decoded strictly as UTF-8.
+
+    Raises:
+        ValueError: a line that is not valid UTF-8, naming its number.
+    """
+    for number, raw in enumerate(sys.stdin.buffer, start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ValueError(
+                f"stdin line {number} is not valid UTF-8 ({e.reason} at byte {e.start})"
+            ) from None
+        yield line.removesuffix("\n").removesuffix("\r")
+
+
+def cmd_translate(args: argparse.Namespace) -> int:
+    from catsmt.decoding.checkpoints import (
+        STREAM_CHUNK,
+        find_task,
+        load_inference_model,
+        translate_stream,
+        with_overrides,
+    )
+
+    _set_threads(args.threads)
+    loaded = load_inference_model(args.path, args.device, args.average_last, args.checkpoint)
+    lang = find_task(loaded.data, args.src_lang, args.tgt_lang)
+    decode = with_overrides(loaded.cfg.decode, beam=args.beam, batch_tokens=args.batch_tokens)
+    # Typed at a terminal: answer each line at once; piped: translate in length-sorted chunks.
+    chunk = 1 if sys.stdin.isatty() else STREAM_CHUNK
+    out = sys.stdout.buffer
+    lines = translate_stream(loaded, _read_stdin_lines(), lang, decode, chunk=chunk)
+    try:
+        for i, line in enumerate(lines, start=1):
+            out.write(line.encode("utf-8") + b"\n")
+            if i % chunk == 0:
+                out.flush()
+        out.flush()
+    except BrokenPipeError:  # `catsmt translate ... | head`: the reader left; stop quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell reports a process killed by it
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from catsmt.evaluation.run_eval import evaluate_run, summary_text
+
+    _set_threads(args.threads)
+    run = Path(args.run)
+    decode = None
+    if args.beam is not None or args.batch_tokens is not None:
+        from catsmt.decoding.checkpoints import read_config, with_overrides
+
+        base = read_config(run, args.average_last, args.checkpoint).decode
+        decode = with_overrides(base, beam=args.beam, batch_tokens=args.batch_tokens)
+    langs = [x.strip() for x in args.langs.split(",") if x.strip()] if args.langs is not None else None
+    out = Path(args.out) if args.out else None
+    result = evaluate_run(
+        run, split=args.split, decode=decode, checkpoint=args.checkpoint,
+        average_last=args.average_last, device=args.device, out=out, langs=langs,
+        max_sentences=args.max_sentences,
+    )
+    print(summary_text(result, run.name or str(run)))
+    print(f"wrote {out or run / 'eval' / f'{args.split}.json'}")
+    return 0
+
+
 # -- parser ----------------------------------------------------------------------------------
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by translate and evaluate: which weights, where, how to search."""
+    p.add_argument("--checkpoint", default="best", metavar="best|last|FILE", help="checkpoint of the run folder: best, last, or a file (default: best)")
+    p.add_argument("--average-last", type=int, default=0, metavar="N", help="average the last N step checkpoints (RUN/checkpoints/step-*.pt)")
+    p.add_argument("--beam", type=int, default=None, metavar="N", help="beam size, 1 = greedy (default: the run's decode.beam)")
+    p.add_argument("--batch-tokens", type=int, default=None, metavar="N", help="source tokens per batch (default: the run's decode.batch_tokens)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: auto)")
+    p.add_argument("--threads", type=int, default=0, metavar="N", help="CPU threads for torch (default: 0 = torch's default; 1 is often faster on a busy machine)")
+
+
+def _set_threads(n: int) -> None:
+    if n < 0:
+        raise UsageError(f"--threads must be >= 0, got {n}")
+    if n:
+        import torch
+
+        torch.set_num_threads(n)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,8 +265,69 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="RUN", default=None, help="continue the run in folder RUN")
     p.set_defaults(func=cmd_train)
 
+    p = sub.add_parser(
+        "translate",
+        help="translate stdin to stdout, one sentence per line",
+        description="Translate sentences read from stdin (one per line, UTF-8) and write the "
+        "translations to stdout in the same order; an empty line gives an empty line.",
+    )
+    p.add_argument("path", metavar="RUN_OR_CHECKPOINT", help="run folder or checkpoint file")
+    p.add_argument("--src-lang", required=True, help="source language, e.g. eng")
+    p.add_argument("--tgt-lang", required=True, help="target language, e.g. bel")
+    _add_model_options(p)
+    p.set_defaults(func=cmd_translate)
+
+    p = sub.add_parser(
+        "evaluate",
+        help="translate and score a held-out split of a run (BLEU, chrF)",
+        description="Translate a run's held-out split, print a BLEU/chrF table and write "
+        "RUN/eval/SPLIT.json and RUN/eval/hyps/SPLIT.LANG.hyp.",
+    )
+    p.add_argument("run", metavar="RUN", help="run folder")
+    p.add_argument("--split", default="test", choices=["test", "valid"], help="split to evaluate (default: test)")
+    p.add_argument("--out", default=None, metavar="FILE.json", help="scores file (default: RUN/eval/SPLIT.json; hypotheses go to hyps/ beside it)")
+    p.add_argument("--langs", default=None, metavar="a,b", help="comma-separated languages (default: all)")
+    p.add_argument("--max-sentences", type=int, default=0, metavar="N", help="only the first N sentences per language (default: all)")
+    _add_model_options(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser(
+        "bench",
+        help="benchmark training steps per weighting method, a Hessian-vector product, decoding and the data loader",
+        description="Time and peak memory of each case side by side in one process, interleaved, "
+        "with medians and ratios to a plain training step; synthetic data, no corpus needed.",
+    )
+    from catsmt.bench import PRECISIONS, BenchConfig
+    from catsmt.model import PRESETS
+
+    _add_dataclass_options(p, BenchConfig, choices={"preset": list(PRESETS), "precision": list(PRECISIONS)})
+    p.add_argument("--out", metavar="FILE.json", default=None, help="also write the result as JSON")
+    p.set_defaults(func=cmd_bench)
+
     return parser
 
+
+def _add_dataclass_options(
+    parser: argparse.ArgumentParser, cls: type, choices: dict[str, list[str]] | None = None
+) -> None:
+    """One ``--field-name`` option per (scalar) field of a config dataclass, with the field's
+    default and help text, so that the defaults live in the dataclass alone."""
+    import dataclasses
+
+    from catsmt.config_fields import help_text
+
+    for f in dataclasses.fields(cls):
+        default = f.default
+        parser.add_argument(
+            "--" + f.name.replace("_", "-"), dest=f.name, type=type(default), default=default,
+            choices=(choices or {}).get(f.name), help=f"{help_text(f)} (default: {default})",
+        )
+
+
+def _one_line(e: BaseException) -> str:
+    """An error message on one line (YAML errors, for one, span several with a caret line)."""
+    lines = [line.strip() for line in str(e).splitlines()]
+    return " ".join(line for line in lines if line and set(line) != {"^"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -142,7 +338,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from catsmt.training.trainer import RunDirError
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # argparse gives a trailing ``key=value`` list only the words before the first option, so
+    # ``data get NAME --out DIR sizes=[...]`` would be refused: collect the later ones too.
+    trailing = next((k for k in ("options", "overrides") if isinstance(getattr(args, k, None), list)), None)
+    if extra and trailing and all("=" in a and not a.startswith("-") for a in extra):
+        getattr(args, trailing).extend(extra)
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -155,10 +358,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(func(args))
     except UsageError as e:
-        print(f"catsmt: error: {e}", file=sys.stderr)
+        print(f"catsmt: error: {_one_line(e)}", file=sys.stderr)
         return 2
     except (ConfigError, DataError, CheckpointError, RunDirError, ValueError) as e:
-        print(f"catsmt: error: {e}", file=sys.stderr)
+        print(f"catsmt: error: {_one_line(e)}", file=sys.stderr)
+        return 1
+    except OSError as e:  # a full disk, a folder that is not writable: the message names the path
+        print(f"catsmt: error: {_one_line(e)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("catsmt: interrupted", file=sys.stderr)

@@ -18,7 +18,7 @@ class DataConfig:
     direction: str = option("o2m", "o2m: pivot -> each language; m2o: each language -> pivot; pairs: the explicit `pairs`")
     pivot: str = option("eng", "the shared language of o2m / m2o")
     pairs: list[str] = option([], "explicit src-tgt pairs when direction=pairs, e.g. [deu-fra, fra-deu]")
-    low_resource: list[str] = option([], "languages reported in the 'low' group; empty = those below `low_threshold` training pairs")
+    low_resource: list[str] = option([], "languages reported in the 'low' group; empty = the groups in `dir`/stats.json (written by `catsmt data get`), else those below `low_threshold` training pairs")
     low_threshold: int = option(10000, "training pairs under which a language counts as low-resource when `low_resource` is empty")
     vocab_size: int = option(8000, "SentencePiece vocabulary size (shared by all languages)")
     vocab_model: str = option("unigram", "SentencePiece model type: unigram or bpe")

@@ -16,6 +16,8 @@ vocabulary and memory-maps the arrays.
 
 from __future__ import annotations
 
+import json
+
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -41,6 +43,18 @@ from catsmt.data.sampler import BatchSampler, length_batches
 from catsmt.data.vocab import Vocab
 
 log = logging.getLogger(__name__)
+
+
+def _recorded_groups(directory: Path) -> dict[str, str]:
+    """Language -> group as recorded by the recipe that built ``directory`` (its stats.json)."""
+    try:
+        stats = json.loads((directory / "stats.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    groups = stats.get("groups") if isinstance(stats, dict) else None
+    if not isinstance(groups, dict):
+        return {}
+    return {lang: str(g) for g, langs in groups.items() if isinstance(langs, list) for lang in langs}
 
 
 def cache_root(cfg: DataConfig) -> Path:
@@ -158,6 +172,9 @@ class MultilingualData:
                     f"corpus; tasks: {', '.join(self.langs)}"
                 )
             return {t: "low" if t in self.cfg.low_resource else "high" for t in self.langs}
+        recorded = _recorded_groups(Path(self.cfg.dir))
+        if all(t in recorded for t in self.langs):
+            return {t: recorded[t] for t in self.langs}
         sizes = self.sizes("train") if "train" in self._data.data else {}
         return {
             t: "low" if sizes.get(t, 0) < self.cfg.low_threshold else "high" for t in self.langs

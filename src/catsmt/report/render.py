@@ -37,7 +37,7 @@ def _refs_and_hyps(record: Any, split: str) -> tuple[dict[str, list[str]], dict[
     from catsmt.data import prepare_data
 
     cfg = from_dict(Config, yaml.safe_load((record.run_dir / "config.yaml").read_text()))
-    data = prepare_data(cfg.data, seed=cfg.train.seed)
+    data = prepare_data(cfg.data)
     refs, hyps = {}, {}
     for lang in record.scores["langs"]:
         path = record.run_dir / "eval" / "hyps" / f"{split}.{lang}.hyp"

@@ -34,6 +34,8 @@ class TrainConfig:
     save_every: int = option(0, "also save checkpoints/last every this many updates (0 = at validation only)")
     keep_last: int = option(2, "how many step checkpoints to keep besides best and last")
     max_bad_steps: int = option(20, "stop when this many consecutive steps have a non-finite loss or gradient")
+    analysis_every: int = option(0, "measure λ_max and gradient similarity per language every this many updates (0 = off); events 'curvature' and 'gradsim' in metrics.jsonl")
+    analysis_what: list[str] = option(["curvature", "gradsim"], "what analysis_every measures: curvature and/or gradsim")
     tensorboard: bool = option(True, "write TensorBoard event files to the run folder")
     progress: bool = option(True, "show a progress bar with tokens/s and ETA")
 

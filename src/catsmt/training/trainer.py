@@ -273,7 +273,7 @@ def train(cfg: Config, resume: bool = False) -> TrainResult:
     if cfg.train.threads > 0:
         torch.set_num_threads(cfg.train.threads)
     run = _setup_run_dir(cfg, resume, info.is_main)
-    data = distributed.main_first(lambda: prepare_data(cfg.data, seed=cfg.train.seed))  # rank 0 builds the cache
+    data = distributed.main_first(lambda: prepare_data(cfg.data))  # rank 0 builds the cache; the vocabulary does not depend on the training seed
     model = _setup_model(cfg, data, device, info.rank)
     params = trainable(model.parameters())
     method: Weighting = get_method(cfg.weighting.method)(cfg.weighting.params, data.langs, data.sizes("train"))
@@ -329,6 +329,19 @@ def train(cfg: Config, resume: bool = False) -> TrainResult:
                 ) from e
         saved_step = state.step
 
+    probes = None
+    if cfg.train.analysis_every and info.is_main:
+        from catsmt.analysis.tracking import ProbeBatches
+
+        probes = ProbeBatches.from_data(data, data.langs)
+
+    def analyse() -> None:
+        from catsmt.analysis.tracking import measure
+
+        assert probes is not None
+        for event in measure(model, probes, data.groups, state.step, device, cfg.train.analysis_what):
+            logger.log(event)
+
     def validate() -> None:
         valid = validation_losses(model, data, cfg, device, autocast)
         score = selection_score(valid, cfg.train.best_metric)
@@ -373,6 +386,8 @@ def train(cfg: Config, resume: bool = False) -> TrainResult:
                 log.error("stopping: %d updates in a row had a non-finite loss or gradient (step %d, languages %s)",
                           state.bad_steps_in_a_row, state.step, ", ".join(stats.langs))
                 break
+            if probes is not None and state.step % cfg.train.analysis_every == 0:
+                analyse()
             if state.step % cfg.train.valid_every == 0:
                 validate()
             elif cfg.train.save_every and state.step % cfg.train.save_every == 0:

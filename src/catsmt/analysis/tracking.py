@@ -1,0 +1,104 @@
+"""Measure a model's curvature and gradient similarity per language on fixed batches.
+
+Used in two places: during training every ``train.analysis_every`` updates (events
+``{"event": "curvature", ...}`` and ``{"event": "gradsim", ...}`` in ``metrics.jsonl``), and
+afterwards by ``catsmt analyze RUN`` over a run's saved checkpoints.
+
+Each language gets one fixed batch of its validation data (the first length-sorted batch),
+so measurements at different steps and for different methods see the same sentences. The
+model is measured in eval mode, in fp32, through the plain-math attention path
+(:func:`~catsmt.analysis.curvature.measurement_mode`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from catsmt.analysis.curvature import measurement_mode, top_eigenvalue
+from catsmt.analysis.gradsim import aggregate_by_pairing, similarity_by_group
+from catsmt.data.batch import LangBatch
+from catsmt.model.loss import label_smoothed_loss
+from catsmt.weighting.grads import flat_grad, param_slices, trainable
+
+
+@dataclass
+class ProbeBatches:
+    """One fixed batch per language."""
+
+    parts: dict[str, LangBatch]
+
+    @classmethod
+    def from_data(cls, data: Any, langs: Sequence[str], max_tokens: int = 1024, max_sentences: int = 64) -> ProbeBatches:
+        """The first validation batch of each language (deterministic)."""
+        parts = {}
+        for lang in langs:
+            parts[lang] = next(iter(data.batches("valid", lang, max_tokens, max_sentences)))
+        return cls(parts)
+
+
+def _loss_fn(model: nn.Module, part: LangBatch) -> Any:
+    def loss() -> Tensor:
+        logits = model(part.src, part.tgt_in)
+        total, _, n = label_smoothed_loss(logits, part.tgt_out, part.pad_id, 0.0)
+        return total / n.clamp_min(1)
+
+    return loss
+
+
+def measure(
+    model: nn.Module,
+    probes: ProbeBatches,
+    groups: dict[str, str],
+    step: int,
+    device: torch.device,
+    what: Sequence[str] = ("curvature", "gradsim"),
+    iters: int = 20,
+) -> list[dict[str, Any]]:
+    """Events for ``metrics.jsonl``: per-language ``lambda_max`` and gradient norm, and
+    gradient similarity per language pair, parameter group and resource pairing.
+
+    Args:
+        model: the (unwrapped) model; its state and gradients are restored afterwards.
+        probes: the fixed per-language batches.
+        groups: language -> ``"low"``/``"high"`` (for the pairing aggregation).
+        step: the training step the model is at.
+        device: where the batches go.
+        what: ``curvature`` (λ_max by power iteration, the paper's Figure 2 top) and/or
+            ``gradsim`` (cosine and magnitude similarity, Figures 2 bottom, 3, 5).
+        iters: power-iteration steps.
+    """
+    events: list[dict[str, Any]] = []
+    params = trainable(model.parameters())
+    langs = list(probes.parts)
+    with measurement_mode(model):
+        grads = []
+        for lang in langs:
+            part = probes.parts[lang].to(device)
+            loss_fn = _loss_fn(model, part)
+            if "curvature" in what:
+                eig = top_eigenvalue(loss_fn, params, iters=iters)
+                events.append({"event": "curvature", "step": step, "lang": lang, "lambda_max": eig.value,
+                               "converged": eig.converged, "iterations": eig.iterations})
+            model.zero_grad(set_to_none=True)
+            loss = loss_fn()
+            loss.backward()
+            g = flat_grad(params).clone()
+            model.zero_grad(set_to_none=True)
+            grads.append(g)
+            events.append({"event": "grad_norm", "step": step, "lang": lang, "loss": float(loss.detach()),
+                           "grad_norm": float(g.norm()), "fisher_trace": float(g.double().pow(2).sum())})
+        if "gradsim" in what and len(langs) > 1:
+            rows = similarity_by_group(torch.stack(grads), langs, param_slices(model.named_parameters()))
+            for row in rows:
+                events.append({"event": "gradsim", "step": step, **row})
+            known = {lang: groups[lang] for lang in langs if groups.get(lang) in ("low", "high")}
+            pair_rows = [r for r in rows if r["lang_a"] in known and r["lang_b"] in known]
+            if pair_rows:
+                for agg in aggregate_by_pairing(pair_rows, known):
+                    events.append({"event": "gradsim_pairing", "step": step, **agg})
+    return events

@@ -1,0 +1,361 @@
+"""A trained model ready to translate: checkpoint lookup, averaging, and text in / text out.
+
+``load_for_inference(PATH)`` accepts what a user has at hand after training:
+
+- a run folder ``RUN`` -- the checkpoint is ``RUN/checkpoints/best.pt`` (``checkpoint="best"``),
+  ``last.pt`` (``"last"``) or a file named by ``checkpoint`` (a path, or a name inside
+  ``RUN/checkpoints`` such as ``step-0000800.pt``);
+- a checkpoint file.
+
+The configuration is rebuilt from the checkpoint (``ckpt["config"]``), the vocabulary and
+data come from :func:`~catsmt.data.prepare_data` with the run's data section and seed (its
+cache makes this a file lookup), and the weights are loaded with ``weights_only=True``.
+With ``average_last=N`` the weights are the element-wise mean of the last ``N`` step
+checkpoints ``RUN/checkpoints/step-*.pt`` (checkpoint averaging, as fairseq's
+``average_checkpoints.py --num-epoch-checkpoints``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from catsmt.config import Config, from_dict
+from catsmt.data import MultilingualData, prepare_data
+from catsmt.data.errors import DataError
+from catsmt.decoding.config import DecodeConfig
+from catsmt.decoding.translate import translate_ids
+from catsmt.model import Transformer, build_model
+from catsmt.training.checkpoint import CheckpointError, load_checkpoint, step_checkpoints
+
+#: Named checkpoints of a run folder; anything else given as ``checkpoint`` is a file.
+NAMED_CHECKPOINTS: dict[str, str] = {"best": "best.pt", "last": "last.pt"}
+
+#: Sentences translated at once by :func:`translate_stream` (sorted by length inside).
+STREAM_CHUNK = 1000
+
+
+@dataclass
+class InferenceModel:
+    """A model loaded for translation, with where its weights came from.
+
+    Attributes:
+        model: the Transformer, in eval mode, on the requested device.
+        cfg: the run's resolved configuration (from the checkpoint).
+        data: vocabulary, tasks and held-out text of the run's corpus.
+        sources: the checkpoint file(s) whose weights were loaded (several when averaged).
+        step: training step of the (newest) checkpoint.
+    """
+
+    model: Transformer
+    cfg: Config
+    data: MultilingualData
+    sources: list[Path]
+    step: int
+
+    @property
+    def description(self) -> str:
+        """The checkpoint as results record it: a path, or the averaged paths."""
+        if len(self.sources) == 1:
+            return str(self.sources[0])
+        return f"average of {len(self.sources)}: " + ", ".join(str(p) for p in self.sources)
+
+
+def resolve_checkpoint(path: str | Path, checkpoint: str = "best") -> Path:
+    """The checkpoint file that ``path`` (a run folder or a file) and ``checkpoint`` name.
+
+    Args:
+        path: a run folder or a checkpoint file.
+        checkpoint: for a run folder, ``"best"``, ``"last"`` or a file (a path, or a name in
+            ``RUN/checkpoints``). With a checkpoint file as ``path`` it must stay ``"best"``
+            (the default).
+
+    Raises:
+        CheckpointError: ``path`` does not exist, or the named checkpoint is not there
+            (the message lists the checkpoints that are).
+        ValueError: a checkpoint file as ``path`` together with another ``checkpoint``.
+    """
+    path = Path(path)
+    if path.is_file():
+        if checkpoint != "best":
+            raise ValueError(
+                f"{path} is a checkpoint file, so --checkpoint {checkpoint} has nothing to "
+                "choose from; pass the run folder to choose best, last or a step checkpoint"
+            )
+        return path
+    if not path.is_dir():
+        raise CheckpointError(f"{path}: no such run folder or checkpoint file")
+    directory = path / "checkpoints"
+    if checkpoint in NAMED_CHECKPOINTS:
+        found = directory / NAMED_CHECKPOINTS[checkpoint]
+    else:
+        given = Path(checkpoint)
+        found = given if given.is_file() or given.is_absolute() else directory / given
+    if not found.is_file():
+        raise CheckpointError(f"no checkpoint {found}; {_available(path)}")
+    return found
+
+
+def _available(run: Path) -> str:
+    directory = run / "checkpoints"
+    names = sorted(p.name for p in directory.glob("*.pt")) if directory.is_dir() else []
+    if not names:
+        return f"{run} has no checkpoints/ with .pt files (is it a catsmt run folder?)"
+    return f"checkpoints in {directory}: {', '.join(names)}"
+
+
+def last_step_checkpoints(directory: str | Path, n: int) -> list[Path]:
+    """The newest ``n`` step checkpoints ``step-*.pt`` in ``directory``, oldest first.
+
+    Raises:
+        ValueError: ``n < 1``.
+        CheckpointError: fewer than ``n`` step checkpoints exist (the message says how many
+            there are and how to keep more).
+    """
+    if n < 1:
+        raise ValueError(f"the number of checkpoints to average must be >= 1, got {n}")
+    found = [p for _, p in step_checkpoints(directory)]
+    if len(found) < n:
+        have = ", ".join(p.name for p in found) or "none"
+        raise CheckpointError(
+            f"cannot average the last {n} checkpoints: {directory} has {len(found)} step "
+            f"checkpoints ({have}); train with train.keep_last={n} or more to keep them"
+        )
+    return found[-n:]
+
+
+def average_checkpoints(paths: Sequence[str | Path]) -> dict[str, Tensor]:
+    """The element-wise mean of the model weights in ``paths``.
+
+    Floating-point tensors are summed in float64 and cast back to their dtype; other tensors
+    (integer buffers) must be equal in every checkpoint and are taken as they are.
+
+    Returns:
+        A model ``state_dict``.
+
+    Raises:
+        ValueError: ``paths`` is empty.
+        CheckpointError: a file is unreadable, holds no model, or has other parameters or
+            shapes than the first.
+    """
+    if not paths:
+        raise ValueError("no checkpoints to average")
+    total: dict[str, Tensor] = {}
+    first: dict[str, Tensor] = {}
+    for i, path in enumerate(paths):
+        weights = _model_weights(load_checkpoint(path), Path(path))
+        if i == 0:
+            first = weights
+            total = {k: v.double() if v.is_floating_point() else v.clone() for k, v in weights.items()}
+            continue
+        if weights.keys() != first.keys():
+            extra = sorted(set(weights) ^ set(first))
+            raise CheckpointError(
+                f"cannot average {path} with {paths[0]}: their parameters differ ({', '.join(extra[:5])})"
+            )
+        for k, v in weights.items():
+            if v.shape != first[k].shape:
+                raise CheckpointError(
+                    f"cannot average {path} with {paths[0]}: '{k}' has shape {tuple(v.shape)} "
+                    f"vs {tuple(first[k].shape)}"
+                )
+            if v.is_floating_point():
+                total[k] += v.double()
+            elif not torch.equal(v, first[k]):
+                raise CheckpointError(f"cannot average {path} with {paths[0]}: buffer '{k}' differs")
+    n = len(paths)
+    return {
+        k: (v / n).to(first[k].dtype) if first[k].is_floating_point() else v for k, v in total.items()
+    }
+
+
+def _model_weights(state: dict[str, Any], path: Path) -> dict[str, Tensor]:
+    weights = state.get("model")
+    if not isinstance(weights, dict):
+        raise CheckpointError(f"{path} holds no model weights (no 'model' entry)")
+    return weights
+
+
+def _config_of(state: dict[str, Any], path: Path) -> Config:
+    raw = state.get("config")
+    if not isinstance(raw, dict):
+        raise CheckpointError(f"{path} holds no resolved config (no 'config' entry)")
+    return from_dict(Config, raw)
+
+
+def _sources(path: str | Path, average_last: int, checkpoint: str) -> list[Path]:
+    """The checkpoint file(s) whose weights :func:`load_inference_model` loads."""
+    if average_last < 0:
+        raise ValueError(f"average_last must be >= 0, got {average_last}")
+    if average_last == 0:
+        return [resolve_checkpoint(path, checkpoint)]
+    if checkpoint != "best":
+        raise ValueError(
+            f"--average-last averages the newest step checkpoints; it cannot be combined "
+            f"with --checkpoint {checkpoint}"
+        )
+    root = Path(path)
+    if root.is_file():  # a file inside RUN/checkpoints: average its neighbours
+        directory = root.parent
+    elif root.is_dir():
+        directory = root / "checkpoints"
+    else:
+        raise CheckpointError(f"{root}: no such run folder or checkpoint file")
+    return last_step_checkpoints(directory, average_last)
+
+
+def read_config(path: str | Path, average_last: int = 0, checkpoint: str = "best") -> Config:
+    """The resolved configuration stored in the checkpoint that ``load_inference_model`` uses.
+
+    Raises:
+        CheckpointError, ConfigError, ValueError: as :func:`load_inference_model`.
+    """
+    source = _sources(path, average_last, checkpoint)[-1]
+    return _config_of(load_checkpoint(source), source)
+
+
+def load_inference_model(
+    path: str | Path,
+    device: str | torch.device = "cpu",
+    average_last: int = 0,
+    checkpoint: str = "best",
+) -> InferenceModel:
+    """Load a model for translation, with the checkpoint(s) it came from.
+
+    Args:
+        path: a run folder or a checkpoint file (see the module docstring).
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``.
+        average_last: when > 0, average the weights of the last this-many step checkpoints
+            in the run's ``checkpoints/`` (the configuration is the newest one's).
+        checkpoint: ``"best"``, ``"last"`` or a file; see :func:`resolve_checkpoint`.
+
+    Raises:
+        CheckpointError: a missing run folder, checkpoint or step checkpoints, or an unusable file.
+        ConfigError: the checkpoint's config does not load in this version of catsmt.
+        DataError: the run's corpus cannot be read, or its vocabulary does not fit the model.
+        ValueError: an unavailable device, or conflicting ``path`` and ``checkpoint``.
+    """
+    from catsmt.training.trainer import resolve_device
+
+    dev = device if isinstance(device, torch.device) else resolve_device(device)
+    sources = _sources(path, average_last, checkpoint)
+    newest = load_checkpoint(sources[-1])
+    weights = average_checkpoints(sources) if len(sources) > 1 else _model_weights(newest, sources[-1])
+    cfg = _config_of(newest, sources[-1])
+    if not Path(cfg.data.dir).is_dir():
+        raise DataError(
+            f"the corpus this model was trained on, {cfg.data.dir} (data.dir in its config), is "
+            f"not there{' (a path relative to where training ran)' if not Path(cfg.data.dir).is_absolute() else ''}; "
+            "its vocabulary is needed to translate"
+        )
+    data = prepare_data(cfg.data)  # the same vocabulary for every training seed
+    model = build_model(cfg.model, data.vocab.size, data.vocab.pad_id)
+    embed = weights.get("embed.weight")
+    if embed is not None and embed.shape[0] != data.vocab.size:
+        raise DataError(
+            f"{sources[-1]} was trained with a {embed.shape[0]}-piece vocabulary but the corpus in "
+            f"{cfg.data.dir} now gives {data.vocab.size} pieces; was the corpus or its cache changed?"
+        )
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as e:
+        raise CheckpointError(f"{sources[-1]}: weights do not fit the model of its config: {e}") from e
+    model.to(dev).eval()
+    return InferenceModel(model, cfg, data, sources, int(newest.get("step", -1)))
+
+
+def load_for_inference(
+    path: str | Path,
+    device: str | torch.device = "cpu",
+    average_last: int = 0,
+    checkpoint: str = "best",
+) -> tuple[Transformer, Config, MultilingualData]:
+    """``(model, config, data)`` of a run folder or checkpoint file, ready to translate.
+
+    See :func:`load_inference_model` for the arguments and errors.
+    """
+    loaded = load_inference_model(path, device, average_last, checkpoint)
+    return loaded.model, loaded.cfg, loaded.data
+
+
+# -- text in, text out -----------------------------------------------------------------------
+
+
+def find_task(data: MultilingualData, src_lang: str, tgt_lang: str) -> str:
+    """The task that translates ``src_lang`` into ``tgt_lang``.
+
+    Raises:
+        DataError: no task does; the message lists the pairs the model knows.
+    """
+    for lang in data.langs:
+        if data.pair(lang) == (src_lang, tgt_lang):
+            return lang
+    valid = ", ".join(f"{s}-{t}" for s, t in (data.pair(lang) for lang in data.langs))
+    raise DataError(f"this model does not translate {src_lang}-{tgt_lang}; valid pairs: {valid}")
+
+
+def one_line(text: str) -> str:
+    """``text`` with any line break replaced by a space, so one sentence stays one line."""
+    return " ".join(text.splitlines())
+
+
+def translate_lines(
+    loaded: InferenceModel, lines: Sequence[str], lang: str, decode: DecodeConfig
+) -> list[str]:
+    """Translate sentences of task ``lang``; a blank line gives an empty translation.
+
+    Returns:
+        One detokenized line per input line, in the input order.
+    """
+    data, model = loaded.data, loaded.model
+    todo = [i for i, line in enumerate(lines) if line.strip()]
+    out = [""] * len(lines)
+    if not todo:
+        return out
+    sources = data.encode_source([lines[i] for i in todo], lang)
+    device = next(model.parameters()).device
+    hyps = translate_ids(
+        model, sources, [data.target_tag(lang)] * len(todo), decode,
+        data.vocab.eos_id, data.vocab.pad_id, device,
+    )
+    for i, ids in zip(todo, hyps, strict=True):
+        out[i] = one_line(data.vocab.decode(ids))
+    return out
+
+
+def translate_stream(
+    loaded: InferenceModel, lines: Iterable[str], lang: str, decode: DecodeConfig,
+    chunk: int = STREAM_CHUNK,
+) -> Iterator[str]:
+    """Translate an iterable of lines chunk by chunk, yielding translations in order."""
+    buffer: list[str] = []
+    for line in lines:
+        buffer.append(line)
+        if len(buffer) >= chunk:
+            yield from translate_lines(loaded, buffer, lang, decode)
+            buffer = []
+    if buffer:
+        yield from translate_lines(loaded, buffer, lang, decode)
+
+
+def with_overrides(
+    base: DecodeConfig, beam: int | None = None, batch_tokens: int | None = None
+) -> DecodeConfig:
+    """``base`` with the beam size and batch size a user gave (``None`` keeps the run's).
+
+    Raises:
+        ValueError: an invalid value (a beam size below 1, ...).
+    """
+    cfg = dataclasses.replace(base)
+    if beam is not None:
+        cfg.beam = beam
+    if batch_tokens is not None:
+        cfg.batch_tokens = batch_tokens
+    cfg.validate()
+    return cfg

@@ -1,0 +1,63 @@
+"""Curvature and gradient similarity tracked during training land in metrics.jsonl."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from catsmt.training.checkpoint import load_checkpoint
+from catsmt.training.metrics import read_metrics
+from catsmt.training.trainer import train
+
+from ..training.conftest import tiny_config
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from catsmt.data.recipes import build
+
+    out = tmp_path_factory.mktemp("syn")
+    build("synthetic", out, sizes=[300, 300, 60, 60], valid=20, test=20, low_threshold=100)
+    return out
+
+
+def test_measure_gives_every_language_and_pair(data_dir: Path) -> None:
+    from catsmt.analysis.tracking import ProbeBatches, measure
+    from catsmt.config import load_config
+    from catsmt.data import prepare_data
+    from catsmt.model import build_model
+
+    torch.set_num_threads(1)
+    cfg = load_config(None, [f"data.dir={data_dir}", "data.vocab_size=200", "model.dim=32", "model.ffn_dim=64", "model.layers=1"])
+    data = prepare_data(cfg.data)
+    model = build_model(cfg.model, data.vocab.size, data.vocab.pad_id)
+    model.train()
+    events = measure(model, ProbeBatches.from_data(data, data.langs, max_sentences=8), data.groups, 0, torch.device("cpu"), iters=3)
+    assert model.training and model.attention == "sdpa"  # restored
+    kinds = {e["event"] for e in events}
+    assert kinds == {"curvature", "grad_norm", "gradsim", "gradsim_pairing"}
+    pairings = {e["pairing"] for e in events if e["event"] == "gradsim_pairing"}
+    assert pairings == {"HiHi", "LoLo", "HiLo"}
+
+
+@pytest.mark.slow
+def test_analysis_events_are_logged_and_leave_training_unchanged(data_dir: Path, tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    common = ["train.max_steps=6", "train.valid_every=6", "model.layernorm_affine=false"]
+    train(tiny_config(data_dir, tmp_path / "plain", *common))
+    train(tiny_config(data_dir, tmp_path / "tracked", *common, "train.analysis_every=3"))
+    events = list(read_metrics(tmp_path / "tracked" / "metrics.jsonl"))
+    curv = [e for e in events if e["event"] == "curvature"]
+    assert {e["step"] for e in curv} == {3, 6}
+    assert {e["lang"] for e in curv} == {"syna", "synb", "sync", "synd"}
+    assert all(math.isfinite(e["lambda_max"]) for e in curv)
+    sims = [e for e in events if e["event"] == "gradsim" and e["group"] == "all"]
+    assert len(sims) == 2 * 6  # 6 language pairs at 2 steps
+    assert all(-1.0 <= e["cos"] <= 1.0 and 0.0 <= e["mag"] <= 1.0 for e in sims)
+    # measuring must not disturb the run: same parameters as without tracking
+    a = load_checkpoint(tmp_path / "plain" / "checkpoints" / "last.pt")["model"]
+    b = load_checkpoint(tmp_path / "tracked" / "checkpoints" / "last.pt")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
