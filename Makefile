@@ -30,5 +30,10 @@ test-slow: setup
 demo: setup
 	$(VENV)/bin/catsmt demo
 
+# The benchmark suite on this machine's CPU (benchmarks/README.md; about 15 minutes on 2 cores).
+bench: setup
+	$(VENV)/bin/catsmt bench --preset tiny --vocab 8000 --max-tokens 4096 --langs-per-batch 4 \
+	  --repeats 20 --threads 1 --out benchmarks/results/cpu-$$(date -u +%Y-%m-%d).json
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

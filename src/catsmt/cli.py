@@ -214,6 +214,52 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 # -- parser ----------------------------------------------------------------------------------
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from catsmt.decoding.config import DecodeConfig
+    from catsmt.report.compare import compare, parse_methods
+
+    seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
+    if not seeds:
+        raise UsageError("--seeds needs at least one integer")
+    result = compare(
+        args.config, parse_methods(args.methods), seeds, args.out, args.overrides,
+        decode=DecodeConfig(beam=args.beam), split=args.split, device=args.device,
+        eval_max_sentences=args.max_sentences, command=" ".join(["catsmt", *sys.argv[1:]]),
+    )
+    _print_report(result)
+    return 0
+
+
+def _print_report(result: object) -> None:
+    from catsmt.report.render import build_tables
+
+    r = result
+    print(build_tables(r.records, "test")["bleu"].to_text())  # type: ignore[attr-defined]
+    print(f"report: {r.report_md} and {r.report_html}")  # type: ignore[attr-defined]
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from catsmt.report.demo import DemoSettings, run_demo
+
+    settings = DemoSettings(
+        data=args.data, out=args.out, minutes=args.minutes, methods=args.methods,
+        mirror=args.mirror, max_steps=args.max_steps, eval_sentences=args.eval_sentences,
+    )
+    _print_report(run_demo(settings, command=" ".join(["catsmt", *sys.argv[1:]])))
+    return 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from catsmt.analysis.run import analyze_run
+
+    what = [w.strip() for w in args.what.split(",") if w.strip()]
+    langs = [x.strip() for x in args.langs.split(",")] if args.langs else None
+    paths = analyze_run(Path(args.run), what=what, langs=langs, device=args.device, iters=args.iters)
+    for p in paths:
+        print(p)
+    return 0
+
+
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     """Options shared by translate and evaluate: which weights, where, how to search."""
     p.add_argument("--checkpoint", default="best", metavar="best|last|FILE", help="checkpoint of the run folder: best, last, or a file (default: best)")
@@ -303,6 +349,36 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dataclass_options(p, BenchConfig, choices={"preset": list(PRESETS), "precision": list(PRECISIONS)})
     p.add_argument("--out", metavar="FILE.json", default=None, help="also write the result as JSON")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("compare", help="train several methods with the same budget, evaluate, write a report")
+    p.add_argument("config", help="shared YAML config (the budget: train.max_steps)")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="overrides shared by every run")
+    p.add_argument("--methods", default="t1,t5,tinf,cats", help="comma-separated: t1,t5,tinf,cats,gradnorm,multidds,pcgrad,gradvac,mgda")
+    p.add_argument("--seeds", default="1", help="comma-separated training seeds")
+    p.add_argument("--out", required=True, help="report folder (runs/, results.csv/json, report.md/html)")
+    p.add_argument("--beam", type=int, default=5, help="beam size of the test evaluation")
+    p.add_argument("--split", default="test", help="evaluation split")
+    p.add_argument("--device", default="cpu", help="decoding device")
+    p.add_argument("--max-sentences", type=int, default=0, help="per-language cap on evaluated sentences (0 = all)")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("demo", help="the main job on a small default: T=1, T=5 and CATS on tatoeba-related, with a report")
+    p.add_argument("--data", default="tatoeba-related", choices=["tatoeba-related", "synthetic"], help="corpus")
+    p.add_argument("--out", default="demo", help="output folder")
+    p.add_argument("--minutes", type=float, default=10.0, help="approximate total budget on 2 CPU cores")
+    p.add_argument("--methods", default="t1,t5,cats", help="methods to compare")
+    p.add_argument("--mirror", default=None, help="offline mirror folder (default: $CATSMT_MIRROR)")
+    p.add_argument("--max-steps", type=int, default=1200, help="updates per method (the same for all)")
+    p.add_argument("--eval-sentences", type=int, default=200, help="test sentences per language for BLEU")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("analyze", help="curvature and gradient similarity of a run's checkpoints, with figures")
+    p.add_argument("run", help="run folder")
+    p.add_argument("--what", default="curvature,gradsim", help="curvature and/or gradsim")
+    p.add_argument("--langs", default=None, help="comma-separated languages (default: all)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--iters", type=int, default=20, help="power-iteration steps")
+    p.set_defaults(func=cmd_analyze)
 
     return parser
 

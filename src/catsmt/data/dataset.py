@@ -17,7 +17,6 @@ vocabulary and memory-maps the arrays.
 from __future__ import annotations
 
 import json
-
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path

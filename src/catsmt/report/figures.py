@@ -20,7 +20,7 @@ def _grid(n: int) -> tuple[int, int]:
 
 def valid_loss_figure(records: Sequence[Any], path: Path, label: Callable[[str], str]) -> Path:
     """One panel per language: validation NLL over updates, one line per method (first seed)."""
-    first = {}
+    first: dict[str, Any] = {}
     for r in records:
         first.setdefault(r.method, r)
     langs = list(records[0].scores["langs"])

@@ -2,7 +2,8 @@
 
 A checkpoint is one ``torch.save`` file plus a ``.sha256`` file beside it. Writing goes to a
 temporary file that is flushed, fsynced and renamed over the target, so a crash or a full
-disk leaves the previous checkpoint intact. Loading uses ``torch.load(weights_only=True)``:
+disk leaves the previous checkpoint intact (the temporary file of a writer killed mid-save is
+removed by the next save). Loading uses ``torch.load(weights_only=True)``:
 a file that carries pickled code is refused, never executed.
 
 Layout inside ``RUN/checkpoints/``::
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 _STEP_RE = re.compile(r"^step-(\d+)\.pt$")
+_TMP_RE = re.compile(r"^\..+\.tmp-\d+$")  # what _write_synced and _link_or_copy write first
 
 
 class CheckpointError(RuntimeError):
@@ -94,6 +96,19 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
     _fsync_dir(path.parent)
 
 
+def _first_line(e: BaseException) -> str:
+    return next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
+
+
+def _unpickling_detail(e: BaseException) -> str:
+    """The one informative line of torch's multi-paragraph ``weights_only`` error (which also
+    suggests ``weights_only=False``, advice a user must not follow for an untrusted file)."""
+    boilerplate = ("Weights only load failed", "Please file an issue", "Check the documentation")
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    useful = [line for line in lines if not line.startswith(boilerplate)]
+    return useful[0] if useful else _first_line(e)
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read a checkpoint safely: checksum verified, ``weights_only=True``.
 
@@ -119,12 +134,15 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         state = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        raise CheckpointError(
-            f"refusing to load {path}: it contains objects other than tensors and plain data "
-            f"(possibly code); catsmt loads checkpoints with weights_only=True. Detail: {e}"
-        ) from e
+        detail = _unpickling_detail(e)
+        if "GLOBAL" in detail:
+            raise CheckpointError(
+                f"refusing to load {path}: it contains objects other than tensors and plain data "
+                f"(possibly code); catsmt loads checkpoints with weights_only=True ({detail})"
+            ) from e
+        raise CheckpointError(f"checkpoint {path} is unreadable ({detail})") from e
     except Exception as e:  # truncated zip, wrong format
-        raise CheckpointError(f"checkpoint {path} is unreadable ({type(e).__name__}: {e})") from e
+        raise CheckpointError(f"checkpoint {path} is unreadable ({type(e).__name__}: {_first_line(e)})") from e
     if not isinstance(state, dict) or "format_version" not in state:
         raise CheckpointError(f"{path} is not a catsmt checkpoint")
     return state
@@ -171,6 +189,7 @@ class CheckpointManager:
     def save(self, state: dict[str, Any], step: int, is_best: bool = False) -> Path:
         """Save ``state`` as ``last.pt`` (and ``step-N.pt``, ``best.pt``); returns last's path."""
         self.dir.mkdir(parents=True, exist_ok=True)
+        self._remove_stale_temporaries()
         last = self.dir / "last.pt"
         save_checkpoint(state, last)
         step_path = self.dir / f"step-{step:07d}.pt"
@@ -186,6 +205,18 @@ class CheckpointManager:
             step_path.unlink()
             step_path.with_name(step_path.name + ".sha256").unlink(missing_ok=True)
         return last
+
+    def _remove_stale_temporaries(self) -> None:
+        """Delete temporary files left by a writer that was killed mid-save (another pid):
+        each can be as large as a checkpoint, and a run preempted often would pile them up."""
+        own = f".tmp-{os.getpid()}"
+        for p in self.dir.iterdir():
+            if _TMP_RE.match(p.name) and not p.name.endswith(own):
+                p.unlink(missing_ok=True)
+
+    def has_checkpoint(self) -> bool:
+        """Whether any checkpoint file (readable or not) is in the directory."""
+        return (self.dir / "last.pt").exists() or bool(step_checkpoints(self.dir))
 
     def load_latest(self, map_location: str | torch.device = "cpu") -> dict[str, Any]:
         """Load ``last.pt``, falling back (with a warning) to the newest readable step file.

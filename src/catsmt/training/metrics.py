@@ -2,12 +2,19 @@
 
 Each line is flushed as it is written, so a crash loses at most the line being written;
 :func:`read_metrics` skips a torn last line.
+
+A resumed run logs again every update after its checkpoint, so on resume the file is cut back
+to the checkpoint's step first (:func:`truncate_metrics`, which also drops a torn last line that
+the next event would otherwise be glued onto) and TensorBoard purges the same steps
+(``purge_step``). The file then reads as if the run had never stopped, except that the first
+``train`` event after a resume averages only the updates since the checkpoint.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,18 +37,27 @@ class MetricsLogger:
         run_dir: the run folder.
         tensorboard: also write TensorBoard event files under ``RUN/tb``.
         enabled: False on non-zero DDP ranks (nothing is written).
+        resume_step: the step of the checkpoint a resumed run continues from: events after it
+            are dropped from ``metrics.jsonl`` and purged from TensorBoard, since the run will
+            log them again. None for a new run.
     """
 
-    def __init__(self, run_dir: str | Path, tensorboard: bool = True, enabled: bool = True) -> None:
+    def __init__(
+        self, run_dir: str | Path, tensorboard: bool = True, enabled: bool = True,
+        resume_step: int | None = None,
+    ) -> None:
         self.enabled = enabled
         self.path = Path(run_dir) / "metrics.jsonl"
+        if enabled and resume_step is not None:
+            truncate_metrics(self.path, resume_step)
         self._file = open(self.path, "a", encoding="utf-8") if enabled else None  # noqa: SIM115
         self._tb: Any = None
         if enabled and tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
 
-                self._tb = SummaryWriter(str(Path(run_dir) / "tb"))
+                purge = None if resume_step is None else resume_step + 1
+                self._tb = SummaryWriter(str(Path(run_dir) / "tb"), purge_step=purge)
             except ImportError:  # tensorboard not installed: jsonl only
                 self._tb = None
 
@@ -83,3 +99,39 @@ def read_metrics(path: str | Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
             except json.JSONDecodeError:
                 continue
+
+
+def truncate_metrics(path: str | Path, step: int) -> int:
+    """Keep only the complete events of ``path`` logged at or before ``step``.
+
+    Drops events of later steps (a resumed run logs them again), a torn last line, and any
+    line that is not JSON. The file is rewritten atomically; a missing file is left missing.
+
+    Returns:
+        The number of lines dropped.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return 0
+    kept: list[bytes] = []
+    *lines, torn = raw.split(b"\n")  # ``torn`` is b"" unless the last line lacks its newline
+    dropped = 1 if torn.strip() else 0
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            event = None
+        if isinstance(event, dict) and not (isinstance(event.get("step"), int) and event["step"] > step):
+            kept.append(line + b"\n")
+        elif line.strip():
+            dropped += 1
+    if dropped or torn:
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        with open(tmp, "wb") as f:
+            f.write(b"".join(kept))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    return dropped

@@ -162,41 +162,55 @@ def _task_gradient_update(
     loss_sum: dict[str, float],
     nll_sum: dict[str, float],
 ) -> bool:
-    """Per-language gradients -> ``method.combine`` -> ``.grad``. Returns False if non-finite."""
+    """Per-language gradients -> ``method.combine`` -> ``.grad``. Returns False if non-finite.
+
+    The ``(K, P)`` matrix is the largest thing a step allocates, so it is allocated once, for
+    the update's K languages only, and changed in place: no ``(N, P)`` zeros for all the
+    run's languages, no gathered copy, no ``(K, P)`` boolean mask for the finiteness check.
+    The losses reach the host in one transfer after all the backward passes, not one per
+    language (a device sync each on a GPU).
+    """
     scale = ctx.scaler.get_scale() if ctx.scaler.is_enabled() else 1.0
     n_params = sum(p.numel() for p in ctx.params)
     device = ctx.params[0].device
-    # Rows for every language of the run: under DDP each rank fills its own languages and a
-    # token-weighted sum over ranks gives the same (K, P) matrix on every rank.
-    index = {lang: i for i, lang in enumerate(ctx.langs)}
-    rows = torch.zeros(len(ctx.langs), n_params, dtype=torch.float32, device=device)
-    tokens = torch.zeros(len(ctx.langs), dtype=torch.float64, device=device)
-    sums = torch.zeros(len(ctx.langs), 2, dtype=torch.float64, device=device)
+    # The update's languages: those with tokens on any rank, in the run's order. Under DDP
+    # each rank fills the rows of its own languages and a token-weighted sum over ranks gives
+    # the same (K, P) matrix on every rank.
+    counts = torch.tensor([n_tokens.get(lang, 0) for lang in ctx.langs], dtype=torch.float64, device=device)
+    distributed.all_reduce_sum(counts)
+    present = [i for i, n in enumerate(counts.tolist()) if n > 0]
+    row = {ctx.langs[i]: k for k, i in enumerate(present)}
+    tokens = counts[present]  # (K,)
+    # Rows of languages on other ranks only must be zero for the sum; all others are written.
+    alloc = torch.empty if len(groups) == len(present) else torch.zeros
+    rows = alloc(len(present), n_params, dtype=torch.float32, device=device)  # (K, P)
+    part_sums: list[tuple[str, Tensor, Tensor]] = []
     for lang, ps in groups.items():
         ctx.optimizer.zero_grad(set_to_none=True)
         jobs = [(p, 1.0 / max(n_tokens[lang], 1)) for p in ps]
         for part, ls, ns, _ in _run_parts(ctx, jobs, sync_last=False):
-            loss_sum[part.lang] += float(ls)
-            nll_sum[part.lang] += float(ns)
-        k = index[lang]
+            part_sums.append((part.lang, ls, ns))
+        k = row[lang]
         flat_grad(ctx.params, out=rows[k])
         rows[k] *= n_tokens[lang] / scale
-        tokens[k] = n_tokens[lang]
-        sums[k, 0] = loss_sum[lang]
+    values = torch.stack([torch.stack([ls, ns]) for _, ls, ns in part_sums]).tolist() if part_sums else []
+    for (lang, _, _), (ls, ns) in zip(part_sums, values, strict=True):
+        loss_sum[lang] += ls
+        nll_sum[lang] += ns
+    sums = torch.tensor([loss_sum.get(ctx.langs[i], 0.0) for i in present], dtype=torch.float64, device=device)
     distributed.all_reduce_sum(rows)
-    distributed.all_reduce_sum(tokens)
     distributed.all_reduce_sum(sums)
-    present = (tokens > 0).nonzero().flatten()
-    rows = rows[present] / tokens[present].unsqueeze(1).float()  # (K, P) per-token mean grads
+    rows /= tokens.unsqueeze(1).float()  # (K, P) per-token mean grads
     tasks = TaskGradients(
-        langs=[ctx.langs[int(i)] for i in present],
-        losses=(sums[present, 0] / tokens[present]).float().cpu(),
-        n_tokens=tokens[present].float().cpu(),
+        langs=[ctx.langs[i] for i in present],
+        losses=(sums / tokens).float().cpu(),
+        n_tokens=tokens.float().cpu(),
         grads=rows,
         param_slices=ctx.param_slices,
         dev_grad=ctx.dev_grad,
     )
-    finite = bool(torch.isfinite(rows).all())
+    low, high = torch.aminmax(rows)  # NaN propagates into both
+    finite = math.isfinite(float(low)) and math.isfinite(float(high))
     combined = method.combine(step, tasks) if finite else rows.sum(0)
     write_flat_grad(ctx.params, combined * scale)
     return finite

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The benchmark suite on one GPU (written for an H100 80GB): the paper's TED model (6 layers,
+# 512 hidden, 1024 FFN, 4 heads), a 32k vocabulary, 32k padded tokens per step (about 27k
+# target tokens; the table's first line says how many), bf16 autocast, K = 4 and K = 8.
+#
+#   bash benchmarks/gpu_check.sh            # from anywhere; results go to $OUT
+#
+# Installs nothing: it runs catsmt from src/ with the machine's python3, which needs torch
+# (CUDA), numpy, pyyaml, sentencepiece, sacrebleu, tqdm, matplotlib and tensorboard -- all
+# in the GPU image this project is lent. It checks them first and stops with a message if one
+# is missing.
+#
+# Writes to $OUT (default: benchmarks/results/gpu-<date>): gpu-k4.json, gpu-k8.json, and
+# gpu-check.log with nvidia-smi's view and both tables. Each bench has its own time limit,
+# so the whole script ends within about 9 minutes even if something hangs; expected total on
+# an H100 is 3-5 minutes (the K=8 run skips decoding, which does not depend on K).
+# Copy the JSON files into benchmarks/results/ and the tables into benchmarks/README.md.
+#
+# To try the script itself without a GPU (small sizes, on the CPU):
+#   REQUIRE_CUDA=0 EXTRA="--device cpu --preset tiny --vocab 500 --max-tokens 512 --repeats 1 \
+#     --warmup 0 --decode-sentences 8 --precision fp32" OUT=/tmp/gpu-check bash benchmarks/gpu_check.sh
+# (EXTRA is appended to every bench command; a later option wins.)
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+OUT="${OUT:-$ROOT/benchmarks/results/gpu-$(date -u +%Y-%m-%d)}"
+mkdir -p "$OUT"
+LOG="$OUT/gpu-check.log"
+PY="${PYTHON:-python3}"
+export PYTHONPATH="$ROOT/src${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONUNBUFFERED=1
+export REQUIRE_CUDA="${REQUIRE_CUDA:-1}"
+read -r -a EXTRA_ARGS <<< "${EXTRA:-}"
+
+{
+  echo "# catsmt gpu_check.sh  $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit $(git rev-parse HEAD 2>/dev/null || echo unknown)"
+  nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv 2>&1 || true
+} | tee "$LOG"
+
+"$PY" - <<'EOF' 2>&1 | tee -a "$LOG" || { echo "gpu_check: the python3 here cannot run catsmt (see above)"; exit 1; }
+import importlib, sys
+missing = [m for m in ("torch", "numpy", "yaml", "sentencepiece", "sacrebleu", "tqdm", "matplotlib", "tensorboard")
+           if importlib.util.find_spec(m) is None]
+if missing:
+    sys.exit(f"missing python packages: {', '.join(missing)} (carry them as wheels)")
+import torch
+import os
+if torch.cuda.is_available():
+    print(f"python {sys.version.split()[0]}, torch {torch.__version__}, {torch.cuda.get_device_name()}")
+elif os.environ["REQUIRE_CUDA"] != "0":
+    sys.exit("torch sees no CUDA device (REQUIRE_CUDA=0 runs anyway, for a dry run with EXTRA='--device cpu ...')")
+EOF
+
+COMMON=(--preset ted --vocab 32000 --max-tokens 32768 --precision bf16 --device cuda
+        --repeats 10 --warmup 3 --steps 2)
+status=0
+timeout 330 "$PY" -m catsmt bench "${COMMON[@]}" --langs-per-batch 4 \
+  --decode-sentences 1000 --decode-repeats 3 \
+  ${EXTRA_ARGS[@]+"${EXTRA_ARGS[@]}"} --out "$OUT/gpu-k4.json" 2>&1 | tee -a "$LOG" || status=1
+timeout 200 "$PY" -m catsmt bench "${COMMON[@]}" --langs-per-batch 8 \
+  --decode-sentences 0 ${EXTRA_ARGS[@]+"${EXTRA_ARGS[@]}"} --out "$OUT/gpu-k8.json" 2>&1 | tee -a "$LOG" || status=1
+echo "gpu_check: done (status $status); files in $OUT" | tee -a "$LOG"
+exit $status

@@ -1,0 +1,114 @@
+"""``catsmt analyze RUN``: curvature and gradient similarity over a run's saved checkpoints.
+
+Every checkpoint in ``RUN/checkpoints`` (step files, ``best`` and ``last``, one per step)
+is measured on the same fixed per-language validation batches
+(:mod:`catsmt.analysis.tracking`). Measurements logged during training
+(``train.analysis_every``) are merged in. Outputs go to ``RUN/analysis/``:
+
+- ``events.jsonl`` -- every measurement;
+- ``curvature.csv`` (step, lang, lambda_max), ``gradsim.csv`` (step, pair, group, cos, mag)
+  and ``pairing.csv`` (step, pairing, group, cos_mean, mag_mean);
+- ``lambda_max.png`` (Figure 2 top), ``cosine.png`` (Figure 2 bottom: cosine by pairing
+  over training), ``similarity_heatmap.png`` (Figure 3: groups x pairings, last step).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from catsmt.analysis.plots import plot_curves, plot_similarity_heatmap
+from catsmt.analysis.tracking import ProbeBatches, measure
+from catsmt.decoding.checkpoints import load_for_inference
+from catsmt.training.checkpoint import load_checkpoint, step_checkpoints
+from catsmt.training.metrics import read_metrics
+
+
+def run_checkpoints(run: Path) -> list[tuple[int, Path]]:
+    """``(step, path)`` of a run's checkpoints, one per step, oldest first.
+
+    Raises:
+        ValueError: the folder has no checkpoints.
+    """
+    found: dict[int, Path] = dict(step_checkpoints(run / "checkpoints"))
+    for name in ("best.pt", "last.pt"):
+        path = run / "checkpoints" / name
+        if path.exists():
+            found.setdefault(int(load_checkpoint(path)["step"]), path)
+    if not found:
+        raise ValueError(f"{run} has no checkpoints to analyse (is it a catsmt run folder?)")
+    return sorted(found.items())
+
+
+def _write_csv(path: Path, rows: Sequence[dict[str, Any]], fields: Sequence[str]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(fields), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def analyze_run(
+    run: Path,
+    what: Sequence[str] = ("curvature", "gradsim"),
+    langs: Sequence[str] | None = None,
+    device: str = "cpu",
+    iters: int = 20,
+) -> list[Path]:
+    """Measure every checkpoint of ``run`` and write tables and figures; returns the files.
+
+    Raises:
+        ValueError: unknown ``what`` or languages, or no checkpoints.
+    """
+    unknown = sorted(set(what) - {"curvature", "gradsim"})
+    if unknown or not what:
+        raise ValueError(f"--what takes curvature and/or gradsim, got {', '.join(unknown) or 'nothing'}")
+    run = Path(run)
+    out = run / "analysis"
+    out.mkdir(parents=True, exist_ok=True)
+    dev = torch.device(device)
+    events: list[dict[str, Any]] = []
+    probes = None
+    for step, path in run_checkpoints(run):
+        model, _, data = load_for_inference(path, device)
+        chosen = list(langs) if langs else data.langs
+        missing = sorted(set(chosen) - set(data.langs))
+        if missing:
+            raise ValueError(f"languages {', '.join(missing)} are not in this run; it has {', '.join(data.langs)}")
+        if probes is None:
+            probes = ProbeBatches.from_data(data, chosen)
+        events += measure(model, probes, data.groups, step, dev, what, iters)
+    measured = {e["step"] for e in events}
+    for e in read_metrics(run / "metrics.jsonl"):  # tracked during training
+        if e.get("event") in ("curvature", "gradsim", "gradsim_pairing", "grad_norm") and e["step"] not in measured:
+            events.append(e)
+    events.sort(key=lambda e: e["step"])
+    with open(out / "events.jsonl", "w", encoding="utf-8") as f:
+        for e in events:
+            f.write(json.dumps(e) + "\n")
+    files = [out / "events.jsonl"]
+    curv = [e for e in events if e["event"] == "curvature"]
+    sims = [e for e in events if e["event"] == "gradsim"]
+    pairs = [e for e in events if e["event"] == "gradsim_pairing"]
+    if curv:
+        _write_csv(out / "curvature.csv", curv, ["step", "lang", "lambda_max", "converged", "iterations"])
+        files += [out / "curvature.csv", plot_curves(curv, out / "lambda_max.png", y="lambda_max", hue="lang", style=None,
+                                                     title="top Hessian eigenvalue per language", ylabel="λ_max")]
+    if sims:
+        _write_csv(out / "gradsim.csv", sims, ["step", "lang_a", "lang_b", "group", "cos", "mag"])
+        files.append(out / "gradsim.csv")
+    if pairs:
+        _write_csv(out / "pairing.csv", pairs, ["step", "pairing", "group", "cos_mean", "cos_std", "mag_mean", "mag_std", "n"])
+        whole = [e for e in pairs if e["group"] == "all"]
+        files += [
+            out / "pairing.csv",
+            plot_curves(whole, out / "cosine.png", y="cos_mean", hue="pairing", style=None,
+                        title="gradient direction similarity (whole model)", ylabel="cos"),
+            plot_similarity_heatmap([e for e in pairs if e["step"] == pairs[-1]["step"]],  # type: ignore[misc]
+                                    out / "similarity_heatmap.png", metric="cos"),
+        ]
+    return files

@@ -1,0 +1,46 @@
+"""`catsmt analyze` over a run's checkpoints writes tables and figures."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import torch
+
+from catsmt.analysis.run import analyze_run
+from catsmt.cli import main
+from catsmt.training.trainer import train
+
+from ..training.conftest import tiny_config
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from catsmt.data.recipes import build
+
+    torch.set_num_threads(1)
+    base = tmp_path_factory.mktemp("analyze")
+    build("synthetic", base / "data", sizes=[200, 200, 40, 40], valid=16, test=16, low_threshold=100)
+    cfg = tiny_config(base / "data", base / "run", "train.max_steps=4", "train.valid_every=2", "train.keep_last=3",
+                      "model.dim=32", "model.ffn_dim=64", "data.max_tokens=256")
+    train(cfg)
+    return base / "run"
+
+
+def test_every_checkpoint_is_measured(run_dir: Path) -> None:
+    files = analyze_run(run_dir, langs=["syna", "sync"], iters=3)
+    names = {p.name for p in files}
+    assert {"events.jsonl", "curvature.csv", "lambda_max.png", "gradsim.csv", "pairing.csv", "cosine.png",
+            "similarity_heatmap.png"} <= names
+    rows = list(csv.DictReader((run_dir / "analysis" / "curvature.csv").read_text().splitlines()))
+    assert {(int(r["step"]), r["lang"]) for r in rows} == {(s, lang) for s in (2, 4) for lang in ("syna", "sync")}
+    for p in files:
+        assert p.stat().st_size > 0
+
+
+def test_cli_rejects_unknown_languages_and_what(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analyze", str(run_dir), "--langs", "xxx", "--iters", "1"]) == 1
+    assert "xxx" in capsys.readouterr().err
+    assert main(["analyze", str(run_dir), "--what", "hessian"]) == 1
+    assert "curvature and/or gradsim" in capsys.readouterr().err
