@@ -410,6 +410,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``catsmt`` console script."""
     from catsmt.config import ConfigError
     from catsmt.data.errors import DataError
+    from catsmt.report.compare import CompareStopped
     from catsmt.training.checkpoint import CheckpointError
     from catsmt.training.trainer import RunDirError
 
@@ -436,7 +437,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as e:
         print(f"catsmt: error: {_one_line(e)}", file=sys.stderr)
         return 2
-    except (ConfigError, DataError, CheckpointError, RunDirError, ValueError) as e:
+    except (ConfigError, DataError, CheckpointError, RunDirError, CompareStopped, ValueError) as e:
         print(f"catsmt: error: {_one_line(e)}", file=sys.stderr)
         return 1
     except OSError as e:  # a full disk, a folder that is not writable: the message names the path

@@ -44,6 +44,10 @@ METHOD_LABELS: dict[str, str] = {
 PROPOSED = "cats"
 
 
+class CompareStopped(RuntimeError):
+    """A run of the comparison stopped before its budget (a signal, non-finite losses)."""
+
+
 @dataclass
 class RunRecord:
     """One trained and evaluated (method, seed)."""
@@ -89,7 +93,7 @@ def _run_state(run_dir: Path) -> str:
         stopped = json.loads(summary.read_text()).get("stopped")
         if stopped in ("max_steps", "max_minutes"):
             return "done"
-    if (run_dir / "checkpoints" / "last.pt").exists():
+    if (run_dir / "config.yaml").exists():  # started; resumes from its last checkpoint (or step 0)
         return "partial"
     return "new"
 
@@ -122,7 +126,12 @@ def train_and_evaluate(
     if state != "done":
         cfg = run_config(config, overrides, method, seed, run_dir)
         log.info("%s %s (seed %d) in %s", "resuming" if state == "partial" else "training", method, seed, run_dir)
-        train(cfg, resume=state == "partial")
+        result = train(cfg, resume=state == "partial")
+        if result.stopped not in ("max_steps", "max_minutes"):
+            raise CompareStopped(
+                f"{method} (seed {seed}) stopped early ({result.stopped}) in {run_dir}; "
+                "run the same compare command again to resume it"
+            )
     else:
         log.info("reusing finished run %s", run_dir)
     summary = json.loads((run_dir / "summary.json").read_text())
