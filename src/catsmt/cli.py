@@ -368,7 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=float, default=10.0, help="approximate total budget on 2 CPU cores")
     p.add_argument("--methods", default="t1,t5,cats", help="methods to compare")
     p.add_argument("--mirror", default=None, help="offline mirror folder (default: $CATSMT_MIRROR)")
-    p.add_argument("--max-steps", type=int, default=1200, help="updates per method (the same for all)")
+    p.add_argument("--max-steps", type=int, default=800, help="updates per method (the same for all)")
     p.add_argument("--eval-sentences", type=int, default=200, help="test sentences per language for BLEU")
     p.set_defaults(func=cmd_demo)
 

@@ -32,7 +32,7 @@ class DemoSettings:
     minutes: float = 10.0
     methods: str = "t1,t5,cats"
     mirror: str | None = None
-    max_steps: int = 1200
+    max_steps: int = 800
     eval_sentences: int = 200
 
 

@@ -243,7 +243,7 @@ def _progress(cfg: Config, start: int, enabled: bool) -> Any:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=cfg.train.max_steps, initial=start, unit="upd", dynamic_ncols=True, leave=True)
+    return tqdm(total=cfg.train.max_steps, initial=start, unit="upd", dynamic_ncols=True, leave=True, mininterval=1.0)
 
 
 def _batches(sampler: Any, accum: int) -> Iterator[list[Any]]:
