@@ -39,13 +39,14 @@ read -r -a EXTRA_ARGS <<< "${EXTRA:-}"
 } | tee "$LOG"
 
 "$PY" - <<'EOF' 2>&1 | tee -a "$LOG" || { echo "gpu_check: the python3 here cannot run catsmt (see above)"; exit 1; }
-import importlib, sys
+import importlib.util
+import os
+import sys
 missing = [m for m in ("torch", "numpy", "yaml", "sentencepiece", "sacrebleu", "tqdm", "matplotlib", "tensorboard")
            if importlib.util.find_spec(m) is None]
 if missing:
     sys.exit(f"missing python packages: {', '.join(missing)} (carry them as wheels)")
 import torch
-import os
 if torch.cuda.is_available():
     print(f"python {sys.version.split()[0]}, torch {torch.__version__}, {torch.cuda.get_device_name()}")
 elif os.environ["REQUIRE_CUDA"] != "0":

@@ -39,7 +39,7 @@ def test_cli_smoke_run_produces_every_row(tmp_path: Path, capsys: pytest.Capture
     assert code == 0
     table = capsys.readouterr().out
     assert "CATS meta-update step" in table and "targets:" in table
-    result = json.loads(out.read_text())
+    result = json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
     rows = {r["name"]: r for r in result["rows"]}
     assert list(rows) == EXPECTED_ROWS
     for name, r in rows.items():

@@ -78,7 +78,7 @@ MEDIAN_LENGTH = 20.0
 """Median sentence length in subwords of the synthetic data (TED talks with a 32k vocabulary)."""
 
 LENGTH_SIGMA = 0.5
-"""Log-normal spread of the lengths (about 8 to 50 subwords for 90% of sentences)."""
+"""Log-normal spread of the lengths (about 9 to 45 subwords for 90% of sentences)."""
 
 PAIRS_PER_LANG = 20_000
 """Synthetic training pairs per language: enough that the sampler's windows are real."""
@@ -122,11 +122,11 @@ AMORTISED_M = (10, 100, 1000)
 PRECISIONS = ("fp32", "bf16", "fp16")
 
 #: The targets of the issue that asked for this suite, checked in the table:
-#: row -> (column, lowest allowed, highest allowed).
-TARGETS: dict[str, tuple[str, float, float]] = {
-    "cats": ("ratio", 0.99, 1.01),
-    "cats_meta": ("ratio", 0.0, 1.3),
-    "cats_m10": ("throughput_ratio", 0.97, math.inf),
+#: row -> (column, lowest allowed, highest allowed); None = no bound.
+TARGETS: dict[str, tuple[str, float | None, float | None]] = {
+    "cats": ("ratio", 0.99, 1.01),  # a step between meta updates costs what plain training costs
+    "cats_meta": ("ratio", None, 1.3),
+    "cats_m10": ("throughput_ratio", 0.97, None),
 }
 
 
@@ -243,8 +243,8 @@ class BenchResult:
             cpu = row.cpu_ratio if column == "ratio" else None if not row.cpu_ratio else 1.0 / row.cpu_ratio
             out.append({
                 "row": name, "column": column, "low": low, "high": high,
-                "value": value, "met": value is not None and low <= value <= high,
-                "cpu_time_value": cpu, "cpu_time_met": cpu is not None and low <= cpu <= high,
+                "value": value, "met": _within(value, low, high),
+                "cpu_time_value": cpu, "cpu_time_met": _within(cpu, low, high),
             })
         return out
 
@@ -257,6 +257,10 @@ class BenchResult:
             "rows": [dataclasses.asdict(r) for r in self.rows],
             "targets": self.targets(),
         }
+
+
+def _within(value: float | None, low: float | None, high: float | None) -> bool:
+    return value is not None and (low is None or value >= low) and (high is None or value <= high)
 
 
 # -- synthetic data ------------------------------------------------------------------------
@@ -785,7 +789,7 @@ def format_table(result: BenchResult) -> str:
     lines += ["", f"memory: {result.memory_method}", "targets:"]
     for t in result.targets():
         high, low = t["high"], t["low"]
-        bound = f">= {low}" if math.isinf(high) else f"<= {high}" if low <= 0 else f"in [{low}, {high}]"
+        bound = f">= {low}" if high is None else f"<= {high}" if low is None else f"in [{low}, {high}]"
         line = f"  {t['row']:10s} {t['column']:16s} {_fmt(t['value'], '.3f'):>6s} {bound:14s} {'met' if t['met'] else 'NOT MET':8s}"
         if on_cpu:
             line += f" (cpu time: {_fmt(t['cpu_time_value'], '.3f')}, {'met' if t['cpu_time_met'] else 'NOT MET'})"

@@ -31,7 +31,7 @@ def test_alpha_stays_off_the_lower_bound_on_tatoeba(tmp_path: Path) -> None:
         "train.tensorboard=false", "weighting.method=cats", "weighting.update_every=[[0,5]]",
     ])
     train(cfg)
-    events = [json.loads(line) for line in open(tmp_path / "run" / "metrics.jsonl")]
+    events = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     alphas = [e["weights"] for e in events if e["event"] == "train" and e["lang"] == "all" and e["step"] > 50]
     floor = cfg.weighting.params.alpha_min
     for w in alphas:
