@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from catsmt.config import Config, load_config
 from catsmt.decoding.config import DecodeConfig
 from catsmt.training.metrics import read_metrics
@@ -138,6 +140,9 @@ def train_and_evaluate(
     eval_path = run_dir / "eval" / f"{split}.json"
     scores = json.loads(eval_path.read_text()) if eval_path.exists() else None
     if scores is None or scores.get("beam") != decode.beam or scores.get("max_sentences", 0) != eval_max_sentences:
+        threads = run_config(config, overrides, method, seed, run_dir).train.threads
+        if threads > 0:  # decode with the runs' thread count (oversubscribed CPUs decode far slower)
+            torch.set_num_threads(threads)
         scores = evaluate_run(
             run_dir, split=split, decode=decode, checkpoint="best", device=device,
             out=eval_path, max_sentences=eval_max_sentences,
