@@ -105,6 +105,22 @@ class Weighting:
         self.params = params
         self.langs = list(langs)
         self.sizes = {lang: int(sizes[lang]) for lang in langs}
+        self.index = {lang: i for i, lang in enumerate(self.langs)}
+
+    def positions(self, langs: Sequence[str]) -> Tensor:
+        """Indices of a batch's languages among the run's (each listed once).
+
+        Raises:
+            ValueError: an unknown language, or one listed twice.
+        """
+        unknown = [lang for lang in langs if lang not in self.index]
+        if unknown:
+            raise ValueError(
+                f"unknown language(s) {', '.join(unknown)}; this method was built for {', '.join(self.langs)}"
+            )
+        if len(set(langs)) != len(langs):
+            raise ValueError(f"a batch lists a language twice: {', '.join(langs)}")
+        return torch.tensor([self.index[lang] for lang in langs])
 
     # -- data -------------------------------------------------------------------------
     def sampling_probs(self) -> dict[str, float]:
@@ -151,6 +167,15 @@ def check_state_keys(state: Mapping[str, Any], expected: Sequence[str], method: 
         raise ValueError(
             f"checkpoint weighting state has no {', '.join(missing)} for method '{method}' "
             "(was it saved by another method?)"
+        )
+
+
+def check_state_langs(state: Mapping[str, Any], langs: Sequence[str], method: str) -> None:
+    """Raise a clear error when a checkpoint's weighting state is for other languages."""
+    saved = list(state.get("langs", langs))
+    if saved != list(langs):
+        raise ValueError(
+            f"checkpoint's {method} state is for languages {', '.join(saved)}, not {', '.join(langs)}"
         )
 
 

@@ -51,7 +51,7 @@ import torch
 from torch import Tensor
 
 from catsmt.config_fields import option
-from catsmt.weighting.base import TaskGradients, Weighting, check_state_keys
+from catsmt.weighting.base import TaskGradients, Weighting, check_state_keys, check_state_langs
 
 
 @dataclass
@@ -131,7 +131,6 @@ class CATS(Weighting):
     def __init__(self, params: CATSParams, langs: Sequence[str], sizes: Mapping[str, int]) -> None:
         super().__init__(params, langs, sizes)
         n = len(self.langs)
-        self.index = {lang: i for i, lang in enumerate(self.langs)}
         self.alpha = torch.full((n,), 1.0 / n, dtype=torch.float64)  # on the simplex (Appendix B)
         self.lambda_c = 0.0
         self.lambda_s = 0.0
@@ -218,8 +217,7 @@ class CATS(Weighting):
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         check_state_keys(state, ["alpha", "lambda_c", "lambda_s", "lambda_n"], "cats")
-        if list(state.get("langs", self.langs)) != self.langs:
-            raise ValueError(f"checkpoint CATS state is for languages {state['langs']}, this run has {self.langs}")
+        check_state_langs(state, self.langs, "cats")
         self.alpha = state["alpha"].double().clone()
         self.lambda_c = float(state["lambda_c"])
         self.lambda_s = float(state["lambda_s"])

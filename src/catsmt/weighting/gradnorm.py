@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from catsmt.config_fields import option
-from catsmt.weighting.base import TaskGradients, Weighting, check_state_keys
+from catsmt.weighting.base import TaskGradients, Weighting, check_state_keys, check_state_langs
 
 #: Weights are kept at least this large (before renormalisation) so they stay positive.
 MIN_WEIGHT = 1e-3
@@ -109,27 +109,17 @@ class GradNorm(Weighting):
         n = len(self.langs)
         self.weights = torch.ones(n, dtype=torch.float64)  # w_i, indexed like self.langs
         self.initial_losses = torch.full((n,), math.nan, dtype=torch.float64)  # L_i(0)
-        self._index = {lang: i for i, lang in enumerate(self.langs)}
 
-    def _positions(self, langs: Sequence[str]) -> Tensor:
-        unknown = [lang for lang in langs if lang not in self._index]
-        if unknown:
-            raise ValueError(
-                f"unknown language(s) {', '.join(unknown)}; this method was built for {', '.join(self.langs)}"
-            )
-        if len(set(langs)) != len(langs):
-            raise ValueError(f"a batch lists a language twice: {', '.join(langs)}")
-        return torch.tensor([self._index[lang] for lang in langs])
 
     def needs_task_grads(self, step: int) -> bool:
         return step % self.params.update_every == 0
 
     def loss_weights(self, step: int, langs: Sequence[str], n_tokens: Tensor) -> Tensor:
-        w = self.weights[self._positions(langs)]
+        w = self.weights[self.positions(langs)]
         return (w / w.sum()).float()
 
     def combine(self, step: int, tasks: TaskGradients) -> Tensor:
-        pos = self._positions(tasks.langs)
+        pos = self.positions(tasks.langs)
         w = self.weights[pos]
         out = (w / w.sum()).to(tasks.grads) @ tasks.grads
         if self.needs_task_grads(step):
@@ -166,11 +156,7 @@ class GradNorm(Weighting):
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         check_state_keys(state, ["langs", "weights", "initial_losses"], "gradnorm")
-        if list(state["langs"]) != self.langs:
-            raise ValueError(
-                f"checkpoint's GradNorm weights are for languages {', '.join(state['langs'])}, "
-                f"not {', '.join(self.langs)}"
-            )
+        check_state_langs(state, self.langs, "gradnorm")
         self.weights = state["weights"].detach().double().cpu().clone()
         self.initial_losses = state["initial_losses"].detach().double().cpu().clone()
 

@@ -11,7 +11,13 @@ import torch
 from torch import Tensor
 
 from catsmt.config_fields import option
-from catsmt.weighting.base import TaskGradients, Weighting, check_state_keys, token_weights
+from catsmt.weighting.base import (
+    TaskGradients,
+    Weighting,
+    check_state_keys,
+    check_state_langs,
+    token_weights,
+)
 from catsmt.weighting.pcgrad import random_orders
 
 
@@ -104,23 +110,13 @@ class GradVac(Weighting):
         self.generator = torch.Generator().manual_seed(params.seed)
         n = len(self.langs)
         self.targets = torch.zeros(n, n, dtype=torch.float64)  # φ̂_ij, rows and columns = langs
-        self._index = {lang: i for i, lang in enumerate(self.langs)}
 
-    def _positions(self, langs: Sequence[str]) -> Tensor:
-        unknown = [lang for lang in langs if lang not in self._index]
-        if unknown:
-            raise ValueError(
-                f"unknown language(s) {', '.join(unknown)}; this method was built for {', '.join(self.langs)}"
-            )
-        if len(set(langs)) != len(langs):
-            raise ValueError(f"a batch lists a language twice: {', '.join(langs)}")
-        return torch.tensor([self._index[lang] for lang in langs])
 
     def needs_task_grads(self, step: int) -> bool:
         return True
 
     def combine(self, step: int, tasks: TaskGradients) -> Tensor:
-        pos = self._positions(tasks.langs)
+        pos = self.positions(tasks.langs)
         gram = tasks.gram().cpu()
         k = gram.shape[0]
         targets = self.targets[pos][:, pos]
@@ -141,11 +137,7 @@ class GradVac(Weighting):
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         check_state_keys(state, ["langs", "targets", "generator"], "gradvac")
-        if list(state["langs"]) != self.langs:
-            raise ValueError(
-                f"checkpoint's GradVac targets are for languages {', '.join(state['langs'])}, "
-                f"not {', '.join(self.langs)}"
-            )
+        check_state_langs(state, self.langs, "gradvac")
         self.targets = state["targets"].detach().double().cpu().clone()
         self.generator.set_state(state["generator"])
 

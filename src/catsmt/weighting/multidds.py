@@ -12,7 +12,13 @@ import torch
 from torch import Tensor
 
 from catsmt.config_fields import option
-from catsmt.weighting.base import TaskGradients, Weighting, check_state_keys, temperature_probs
+from catsmt.weighting.base import (
+    TaskGradients,
+    Weighting,
+    check_state_keys,
+    check_state_langs,
+    temperature_probs,
+)
 
 
 @dataclass
@@ -69,18 +75,8 @@ class MultiDDS(Weighting):
         self.params: MultiDDSParams = params
         init = temperature_probs(self.sizes, params.temperature)
         self.logits = torch.tensor([math.log(init[lang]) for lang in self.langs], dtype=torch.float64)
-        self._index = {lang: i for i, lang in enumerate(self.langs)}
         self._rewards: dict[str, float] = {}
 
-    def _positions(self, langs: Sequence[str]) -> Tensor:
-        unknown = [lang for lang in langs if lang not in self._index]
-        if unknown:
-            raise ValueError(
-                f"unknown language(s) {', '.join(unknown)}; this method was built for {', '.join(self.langs)}"
-            )
-        if len(set(langs)) != len(langs):
-            raise ValueError(f"a batch lists a language twice: {', '.join(langs)}")
-        return torch.tensor([self._index[lang] for lang in langs])
 
     def psi(self) -> Tensor:
         """``(N,)`` float64 sampling distribution ``ψ`` over ``langs``."""
@@ -106,7 +102,7 @@ class MultiDDS(Weighting):
                 "TaskGradients(dev_grad=...) on update steps (a callable returning the (P,) "
                 "gradient of the mean dev loss)"
             )
-        pos = self._positions(tasks.langs)
+        pos = self.positions(tasks.langs)
         rewards = alignment_rewards(tasks.grads, tasks.dev_grad())
         if not bool(rewards.isfinite().all()):
             return  # a non-finite step (the trainer skips it) must not poison ψ
@@ -121,11 +117,7 @@ class MultiDDS(Weighting):
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         check_state_keys(state, ["langs", "logits"], "multidds")
-        if list(state["langs"]) != self.langs:
-            raise ValueError(
-                f"checkpoint's MultiDDS distribution is over {', '.join(state['langs'])}, "
-                f"not {', '.join(self.langs)}"
-            )
+        check_state_langs(state, self.langs, "multidds")
         self.logits = state["logits"].detach().double().cpu().clone()
 
     def log_values(self) -> dict[str, float]:
