@@ -254,7 +254,15 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     what = [w.strip() for w in args.what.split(",") if w.strip()]
     langs = [x.strip() for x in args.langs.split(",")] if args.langs else None
-    paths = analyze_run(Path(args.run), what=what, langs=langs, device=args.device, iters=args.iters)
+    paths = []
+    for run in args.run:
+        paths += analyze_run(Path(run), what=what, langs=langs, device=args.device, iters=args.iters)
+    if len(args.run) > 1:
+        from catsmt.analysis.run import compare_runs
+
+        labels = args.labels.split(",") if args.labels else None
+        out = Path(args.out) if args.out else Path(args.run[0]) / "analysis" / "compare"
+        paths += compare_runs([Path(r) for r in args.run], out, labels)
     for p in paths:
         print(p)
     return 0
@@ -373,7 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("analyze", help="curvature and gradient similarity of a run's checkpoints, with figures")
-    p.add_argument("run", help="run folder")
+    p.add_argument("run", nargs="+", help="run folder(s); with several, figures across them too")
+    p.add_argument("--labels", default=None, help="comma-separated names of the runs in the figures")
+    p.add_argument("--out", default=None, help="folder of the cross-run figures (default: FIRST_RUN/analysis/compare)")
     p.add_argument("--what", default="curvature,gradsim", help="curvature and/or gradsim")
     p.add_argument("--langs", default=None, help="comma-separated languages (default: all)")
     p.add_argument("--device", default="cpu")

@@ -44,3 +44,14 @@ def test_cli_rejects_unknown_languages_and_what(run_dir: Path, capsys: pytest.Ca
     assert "xxx" in capsys.readouterr().err
     assert main(["analyze", str(run_dir), "--what", "hessian"]) == 1
     assert "curvature and/or gradsim" in capsys.readouterr().err
+
+
+def test_figures_across_runs(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analyze", str(run_dir), str(run_dir), "--labels", "a,b", "--langs", "syna,sync",
+                 "--iters", "2", "--out", str(tmp_path / "cmp")]) == 0
+    assert (tmp_path / "cmp" / "lambda_max_by_method.png").stat().st_size > 0
+    assert (tmp_path / "cmp" / "cosine_by_method.png").stat().st_size > 0
+    from catsmt.analysis.run import compare_runs
+
+    with pytest.raises(ValueError, match="2 runs but 1 labels"):
+        compare_runs([run_dir, run_dir], tmp_path, ["a"])

@@ -112,3 +112,37 @@ def analyze_run(
                                     out / "similarity_heatmap.png", metric="cos"),
         ]
     return files
+
+
+def compare_runs(runs: Sequence[Path], out: Path, labels: Sequence[str] | None = None) -> list[Path]:
+    """Figures across runs (the paper's Figure 2): λ_max per language and the cosine between
+    the first two languages' gradients over training, one line style per run.
+
+    Reads each run's ``analysis/events.jsonl`` (run :func:`analyze_run` first).
+
+    Raises:
+        ValueError: a run without analysis events, or labels that do not match the runs.
+    """
+    labels = list(labels) if labels else [Path(r).name for r in runs]
+    if len(labels) != len(runs):
+        raise ValueError(f"{len(runs)} runs but {len(labels)} labels")
+    curv: list[dict[str, Any]] = []
+    cos: list[dict[str, Any]] = []
+    for run, label in zip(runs, labels, strict=True):
+        path = Path(run) / "analysis" / "events.jsonl"
+        if not path.exists():
+            raise ValueError(f"{run} has no analysis/events.jsonl; run `catsmt analyze {run}` first")
+        for e in read_metrics(path):
+            if e.get("event") == "curvature":
+                curv.append({**e, "method": label})
+            elif e.get("event") == "gradsim" and e.get("group") == "all":
+                cos.append({**e, "method": label, "pair": f"{e['lang_a']}-{e['lang_b']}"})
+    out.mkdir(parents=True, exist_ok=True)
+    files = []
+    if curv:
+        files.append(plot_curves(curv, out / "lambda_max_by_method.png", y="lambda_max", hue="lang", style="method",
+                                 title="top Hessian eigenvalue per language and method", ylabel="λ_max"))
+    if cos:
+        files.append(plot_curves(cos, out / "cosine_by_method.png", y="cos", hue="pair", style="method",
+                                 title="gradient cosine similarity (whole model)", ylabel="cos"))
+    return files
