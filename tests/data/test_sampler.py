@@ -205,3 +205,35 @@ def test_length_batches_cover_every_pair_once_within_limits(tasks):
         assert 1 <= len(idx) <= 16
         assert len(idx) * int(task.costs[idx].max()) <= 300
     assert [b.tolist() for b in length_batches(task, 300, 16)] == [b.tolist() for b in batches]
+
+
+def test_split_by_length_keeps_every_pair_and_cuts_only_where_padding_pays() -> None:
+    from catsmt.data.sampler import PART_FILL, split_by_length
+
+    rng = np.random.default_rng(0)
+    costs = np.concatenate([rng.integers(5, 8, 300), rng.integers(40, 45, 60)])
+    idx = np.arange(1000, 1000 + len(costs))
+    parts = split_by_length(idx, costs, min_tokens=256)
+    assert sorted(np.concatenate(parts).tolist()) == idx.tolist()  # the same pairs, once each
+    assert len(parts) >= 2  # short and long pairs are not padded together
+    for part in parts[:-1]:
+        c = costs[part - 1000]
+        assert c.sum() >= 256 and c.sum() / (len(c) * c.max()) >= PART_FILL * 0.8
+    same = np.full(50, 7)
+    assert len(split_by_length(np.arange(50), same, min_tokens=16)) == 1  # nothing to gain
+    assert len(split_by_length(idx, costs, min_tokens=10**6)) == 1  # below the minimum size
+
+
+def test_parts_of_one_language_hold_the_same_pairs_as_without_splitting(tasks) -> None:
+    whole = sampler(tasks, max_tokens=32768, k=4)
+    split = sampler(tasks, max_tokens=32768, k=4, min_part_tokens=1024)
+    gained = 0.0
+    for _ in range(5):
+        a, b = whole.next_batch(), split.next_batch()
+        assert len(b.parts) >= len(a.parts)
+        for lang in set(a.langs):
+            pairs_a = sorted(int(r[1]) for p in a.parts if p.lang == lang for r in p.src.tolist())
+            pairs_b = sorted(int(r[1]) for p in b.parts if p.lang == lang for r in p.src.tolist())
+            assert pairs_a == pairs_b  # the pair ids (BASE + index) are the same
+        gained += b.real_tokens() / b.padded_tokens() - a.real_tokens() / a.padded_tokens()
+    assert gained > 0

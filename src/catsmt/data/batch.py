@@ -50,7 +50,9 @@ class LangBatch:
 class Batch:
     """One training batch: sub-batches of up to K distinct languages.
 
-    Slots drawn for the same language are merged, so ``langs`` has no duplicates.
+    Slots drawn for the same language are merged; a language's share may come as several
+    length-sorted parts (``data.min_part_tokens``), so ``langs`` can repeat a language.
+    The training step treats all parts of a language as one sub-batch.
     """
 
     parts: list[LangBatch]

@@ -27,6 +27,7 @@ class DataConfig:
     source_tag: bool = option(True, "prepend the target-language tag <2xx> to every source sentence")
     max_tokens: int = option(4096, "token budget of one batch (padded source or target tokens, whichever is larger)")
     langs_per_batch: int = option(4, "K: language slots per batch, each drawn from the sampling distribution")
+    min_part_tokens: int = option(2048, "cut a language's share of a batch into length-sorted parts of at least this many tokens, each padded on its own, where that saves padding (0 = never)")
     max_len: int = option(128, "training pairs with a side longer than this many subwords are skipped")
     cache_dir: str = option("", "where the vocabulary and binarized data are cached; empty = `dir`/.catsmt-cache")
 

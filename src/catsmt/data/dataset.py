@@ -221,6 +221,7 @@ class MultilingualData:
             seed=seed,
             rank=rank,
             world_size=world_size,
+            min_part_tokens=self.cfg.min_part_tokens,
         )
 
     def batches(

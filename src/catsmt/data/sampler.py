@@ -60,6 +60,10 @@ GROUP_SLOTS = 16
 FILL_TO_CROSS = 0.5
 """A slot that reaches the end of a group stops there once it is this full (of its budget)."""
 
+PART_FILL = 0.95
+"""A language's share of a batch is cut where keeping a pair in the current part would drop
+the part's non-pad share (by the slot cost measure) below this."""
+
 _STATE_VERSION = 1
 
 _STREAM = (0, 1)
@@ -148,6 +152,31 @@ def length_batches(task: TaskArrays, max_tokens: int, max_sentences: int = 0) ->
     return out
 
 
+def split_by_length(indices: np.ndarray, costs: np.ndarray, min_tokens: int) -> list[np.ndarray]:
+    """Cut one language's pairs into length-homogeneous parts, each to be padded on its own.
+
+    The pairs are sorted by cost (padded length); a new part starts where the current one
+    holds at least ``min_tokens`` tokens and adding the next pair would make it less than
+    :data:`PART_FILL` non-pad. Large batches (e.g. 32k tokens over K = 4 slots) otherwise pad
+    a whole slot to its longest pair; small ones stay one part.
+
+    Returns:
+        The parts (arrays of ``indices``' values), shortest pairs first.
+    """
+    order = np.argsort(costs, kind="stable")
+    sorted_costs = costs[order].tolist()
+    parts: list[np.ndarray] = []
+    start, real = 0, 0
+    for k, cost in enumerate(sorted_costs):
+        n = k - start + 1
+        if k > start and real >= min_tokens and n * cost > (real + cost) / PART_FILL:
+            parts.append(indices[order[start:k]])
+            start, real = k, 0
+        real += cost
+    parts.append(indices[order[start:]])
+    return parts
+
+
 class BatchSampler:
     """Draws :class:`Batch` es of up to K languages from ``probs``; see the module docstring.
 
@@ -159,6 +188,10 @@ class BatchSampler:
         seed: seed of the shuffles and of the language draws.
         rank, world_size: under distributed training rank ``r`` takes batches ``r, r + W,
             ...`` of the one stream (see the module docstring).
+        min_part_tokens: when > 0, a language's pairs in a batch are sorted by length and cut
+            into parts of at least this many tokens, each padded on its own, wherever that
+            keeps parts at least :data:`PART_FILL` non-pad (:func:`split_by_length`); the
+            pairs drawn are the same either way. 0 = one part per language.
 
     Raises:
         DataError: a task without pairs, a pair too long for one slot, bad ``probs``.
@@ -174,6 +207,7 @@ class BatchSampler:
         seed: int,
         rank: int = 0,
         world_size: int = 1,
+        min_part_tokens: int = 0,
     ) -> None:
         if not tasks:
             raise DataError("a batch sampler needs at least one task with training data")
@@ -187,6 +221,7 @@ class BatchSampler:
         self.langs_per_batch = langs_per_batch
         self.slot_tokens = max_tokens // langs_per_batch
         self.seed, self.rank, self.world_size = seed, rank, world_size
+        self.min_part_tokens = min_part_tokens
         self._costs = [t.costs for t in self.tasks]
         self._window: list[int] = []
         self._curve: list[np.ndarray] = []
@@ -234,7 +269,13 @@ class BatchSampler:
             slots = self._draw()
             if r == self.rank:
                 mine = slots
-        return Batch([self.tasks[i].batch(idx) for i, idx in mine])
+        if self.min_part_tokens <= 0:
+            return Batch([self.tasks[i].batch(idx) for i, idx in mine])
+        return Batch([
+            self.tasks[i].batch(part)
+            for i, idx in mine
+            for part in split_by_length(idx, self._costs[i][idx], self.min_part_tokens)
+        ])
 
     def _draw(self) -> list[tuple[int, np.ndarray]]:
         """The next batch of the stream as (language, pair indices): K slot languages drawn
