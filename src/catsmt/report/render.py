@@ -109,6 +109,17 @@ def _valid_table(records: Sequence[Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _html_valid_table(records: Sequence[Any]) -> str:
+    """The validation-NLL table of :func:`_valid_table` as HTML."""
+    rows = [line.strip("|").split("|") for line in _valid_table(records).strip().splitlines()]
+    head, body = rows[0], rows[2:]
+    cells = "".join(f"<th>{html.escape(c.strip())}</th>" for c in head)
+    lines = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c.strip())}</td>" for c in row) + "</tr>" for row in body
+    )
+    return f'<table class="valid"><thead><tr>{cells}</tr></thead><tbody>{lines}</tbody></table>'
+
+
 def _html_table(table: Table) -> str:
     head = "".join(f"<th>{html.escape(c.label)}</th>" for c in table.columns)
     groups = []
@@ -188,6 +199,7 @@ def write_report(records: Sequence[Any], out: Path, meta: Mapping[str, Any]) -> 
         f"beam {meta.get('beam')}, length penalty {meta.get('lenpen')}</p>",
         "<h2>BLEU</h2>", _html_table(tables["bleu"]),
         "<h2>chrF</h2>", _html_table(tables["chrf"]),
+        "<h2>Validation NLL of the best checkpoints</h2>", _html_valid_table(records),
         "<h2>Figures</h2>", *[_img(p) for p in figs],
     ]
     html_path = out / "report.html"
