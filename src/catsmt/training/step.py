@@ -127,9 +127,12 @@ def train_step(ctx: StepContext, method: Weighting, step: int, parts: Sequence[L
         scale = {lang: w_n / float(tokens[ctx.langs.index(lang)]) for lang, w_n in zip(present, weights, strict=True)}
         world = distributed.world_size()
         jobs = [(p, world * scale.get(lang, 0.0)) for lang in langs for p in groups[lang]]
-        for part, ls, ns, _ in _run_parts(ctx, jobs, sync_last=True):
-            loss_sum[part.lang] += float(ls)
-            nll_sum[part.lang] += float(ns)
+        done = [(part.lang, ls, ns) for part, ls, ns, _ in _run_parts(ctx, jobs, sync_last=True)]
+        if done:  # one device-to-host transfer for the whole update, not one per part
+            values = torch.stack([torch.stack([ls, ns]) for _, ls, ns in done]).float().tolist()
+            for (lang, _, _), (ls_v, ns_v) in zip(done, values, strict=True):
+                loss_sum[lang] += ls_v
+                nll_sum[lang] += ns_v
         finite = True
     else:
         finite = _task_gradient_update(ctx, method, step, groups, n_tokens, loss_sum, nll_sum)
