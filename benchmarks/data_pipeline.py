@@ -33,19 +33,26 @@ def main() -> None:
     prepare_data(cfg.data)
     t3 = time.perf_counter()
     print(f"build {t1 - t0:.1f} s; vocabulary + binarize {t2 - t1:.1f} s; cached load {t3 - t2:.3f} s")
-    for temperature in (1.0, 5.0, float("inf")):
-        for max_tokens in (4096, 32768):
-            # the batch budget is a data setting; the cached vocabulary and arrays are reused
-            cfg_t = load_config(None, [f"data.dir={out / 'data'}", f"data.vocab_size={args.vocab_size}",
-                                       f"data.max_tokens={max_tokens}"])
-            sampler = prepare_data(cfg_t.data).sampler(temperature_probs(data.sizes("train"), temperature), seed=1)
-            real = padded = 0
-            for _ in range(300 if max_tokens == 4096 else 60):
-                batch = sampler.next_batch()
-                real += batch.real_tokens()
-                padded += batch.padded_tokens()
-            print(f"T={temperature} max_tokens={max_tokens}: non-pad share {real / padded:.3f}")
-
+    print("non-pad share of batch tokens (source and target), and data-loader time per batch:")
+    for pack in (False, True):
+        for temperature in (1.0, 5.0, float("inf")):
+            for max_tokens in (4096, 32768):
+                # the batch settings are data settings; the cached vocabulary and arrays are reused
+                cfg_t = load_config(None, [f"data.dir={out / 'data'}", f"data.vocab_size={args.vocab_size}",
+                                           f"data.max_tokens={max_tokens}", f"data.pack={pack}"])
+                probs = temperature_probs(data.sizes("train"), temperature)
+                sampler = prepare_data(cfg_t.data).sampler(probs, seed=1)
+                real = padded = 0
+                n_batches = 300 if max_tokens == 4096 else 60
+                seconds = 0.0
+                for _ in range(n_batches):
+                    t0 = time.perf_counter()
+                    batch = sampler.next_batch()
+                    seconds += time.perf_counter() - t0
+                    real += batch.real_tokens()
+                    padded += batch.padded_tokens()
+                print(f"pack={pack} T={temperature} max_tokens={max_tokens}: non-pad share "
+                      f"{real / padded:.3f}, {1000 * seconds / n_batches:.1f} ms per batch")
 
 if __name__ == "__main__":
     main()

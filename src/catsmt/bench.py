@@ -28,7 +28,7 @@ rounds, and its ratio to plain training is the median of the per-round ratios (p
 two ran seconds apart on the same batch), with the interquartile range of those ratios.
 
 Batches: ``K = langs_per_batch`` sub-batches of distinct languages, each filled by the real
-sampler to ``max_tokens / K`` padded tokens from random token ids whose lengths follow a
+sampler to ``max_tokens / K`` padded tokens (or packed, with ``pack_len``) from random token ids whose lengths follow a
 log-normal law (median 20, like TED subwords), so every task-gradient step sees K languages
 (the most it can).
 """
@@ -136,7 +136,8 @@ class BenchConfig:
 
     preset: str = option("tiny", f"model preset: {', '.join(PRESETS)}")
     vocab: int = option(8000, "vocabulary size (the output layer's width)")
-    max_tokens: int = option(4096, "padded tokens per training batch, all K sub-batches together")
+    max_tokens: int = option(4096, "tokens per training batch, all K sub-batches together (padded, or the pairs' own when packing)")
+    pack_len: int = option(0, "pack pairs several to a row of about this many tokens a side, as data.pack does in training (0 = pad each pair)")
     langs_per_batch: int = option(4, "K: language sub-batches per batch (distinct languages)")
     langs: int = option(0, "N: languages of the run (rows of the task-gradient matrix, sampler languages); 0 = K")
     repeats: int = option(10, "timed rounds of the interleaved training, data and curvature cases")
@@ -159,7 +160,7 @@ class BenchConfig:
         for name in ("repeats", "steps", "langs_per_batch", "beam"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("warmup", "decode_sentences", "decode_repeats", "threads", "langs"):
+        for name in ("warmup", "decode_sentences", "decode_repeats", "threads", "langs", "pack_len"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if 0 < self.langs < self.langs_per_batch:
@@ -318,7 +319,7 @@ def fixed_batches(tasks: dict[str, TaskArrays], cfg: BenchConfig, count: int) ->
     langs = sorted(tasks)
     samplers = {
         lang: BatchSampler({lang: tasks[lang]}, {lang: 1.0}, max_tokens=cfg.slot_tokens,
-                           langs_per_batch=1, seed=cfg.seed + i)
+                           langs_per_batch=1, seed=cfg.seed + i, pack_len=cfg.pack_len)
         for i, lang in enumerate(langs)
     }
     out = []
@@ -484,7 +485,7 @@ def _dev_grad(model: nn.Module, params: list[nn.Parameter], dev: list[LangBatch]
         model.eval()
         model.zero_grad(set_to_none=True)
         for part in dev:
-            loss, _, n = label_smoothed_loss(model(part.src, part.tgt_in), part.tgt_out, PAD_ID, 0.1)
+            loss, _, n = label_smoothed_loss(model(*part.inputs), part.tgt_out, PAD_ID, 0.1)
             (loss / n.clamp_min(1) / len(dev)).backward()
         model.train(was_training)
         return flat_grad(params).clone()
@@ -515,7 +516,7 @@ def _hvp_case(model: nn.Module, params: list[nn.Parameter], part: LangBatch, see
     vec = torch.randn(n, generator=gen).to(params[0].device)
 
     def loss_fn() -> Tensor:
-        loss, _, count = label_smoothed_loss(model(part.src, part.tgt_in), part.tgt_out, PAD_ID, 0.1)
+        loss, _, count = label_smoothed_loss(model(*part.inputs), part.tgt_out, PAD_ID, 0.1)
         return loss / count.clamp_min(1)
 
     def run() -> None:
@@ -535,11 +536,15 @@ class EndsAtSourceLength(Transformer):
     """
 
     def decode(  # type: ignore[override]
-        self, tgt_in: Tensor, enc: EncoderOut, cache: DecoderCache | None = None
+        self,
+        tgt_in: Tensor,
+        enc: EncoderOut,
+        cache: DecoderCache | None = None,
+        tgt_seg: Tensor | None = None,
     ) -> tuple[Tensor, DecoderCache | None]:
-        logits, cache = super().decode(tgt_in, enc, cache)  # (B, T, V)
         if cache is None:
-            return logits, cache
+            return super().decode(tgt_in, enc, None, tgt_seg)
+        logits, cache = super().decode(tgt_in, enc, cache)  # (B, T, V)
         emitted = cache.length - 1  # outputs so far: the positions fed, less the tag
         length = (~enc.src_pad).sum(1) - 2  # (B,) source pieces
         last = logits[:, -1]  # (B, V)
@@ -599,7 +604,7 @@ def run_bench(cfg: BenchConfig, command: str = "", log: Callable[[str], None] | 
     non_finite: dict[str, int] = {}
     cases: dict[str, Callable[[], Any]] = {}
     data_sampler = BatchSampler(tasks, dict.fromkeys(langs, 1.0 / n), max_tokens=cfg.max_tokens,
-                                langs_per_batch=cfg.langs_per_batch, seed=cfg.seed)
+                                langs_per_batch=cfg.langs_per_batch, seed=cfg.seed, pack_len=cfg.pack_len)
     cases["data"] = data_sampler.next_batch
     for name, (method_name, overrides, step_of, task_grads) in TRAIN_CASES.items():
         cls = get_method(method_name)

@@ -286,3 +286,68 @@ def test_logits_in_bf16_autocast() -> None:
     )
     _, nll, _ = label_smoothed_loss(logits, tgt_out, PAD, 0.0)
     assert abs(nll.item() - reference.item()) / reference.item() < 0.05
+
+
+# -- packed rows ---------------------------------------------------------------------------
+def packed_rows(
+    sentences: list[tuple[list[int], list[int]]], rows: list[list[int]]
+) -> tuple[torch.Tensor, ...]:
+    """Pack (source, decoder input) token lists by hand: ``rows`` lists the sentences of each
+    row. Returns src, tgt_in, src_seg, tgt_seg, right-padded with PAD / segment 0."""
+    S = max(sum(len(sentences[k][0]) for k in row) for row in rows)
+    T = max(sum(len(sentences[k][1]) for k in row) for row in rows)
+    src = torch.full((len(rows), S), PAD)
+    tgt = torch.full((len(rows), T), PAD)
+    src_seg = torch.zeros(len(rows), S, dtype=torch.long)
+    tgt_seg = torch.zeros(len(rows), T, dtype=torch.long)
+    for r, row in enumerate(rows):
+        s = t = 0
+        for seg, k in enumerate(row, start=1):
+            a, b = sentences[k]
+            src[r, s : s + len(a)] = torch.tensor(a)
+            src_seg[r, s : s + len(a)] = seg
+            tgt[r, t : t + len(b)] = torch.tensor(b)
+            tgt_seg[r, t : t + len(b)] = seg
+            s, t = s + len(a), t + len(b)
+    return src, tgt, src_seg, tgt_seg
+
+
+@pytest.mark.parametrize("attention", ["sdpa", "math"])
+@pytest.mark.parametrize("norm", ["pre", "post"])
+def test_packed_rows_give_each_sentence_its_own_logits_and_gradients(attention: str, norm: str) -> None:
+    """Sentences packed several to a row get the logits they get alone, and the summed loss
+    has the same gradient as over the sentences one per row."""
+    g = torch.Generator().manual_seed(3)
+    sentences = []
+    for s_len, t_len in [(5, 4), (3, 6), (7, 2), (2, 3), (4, 4)]:
+        src = torch.randint(4, V, (s_len,), generator=g).tolist()
+        tgt = [TAG] + torch.randint(4, V, (t_len - 1,), generator=g).tolist()
+        sentences.append((src, tgt))
+    src, tgt_in, src_seg, tgt_seg = packed_rows(sentences, [[0, 1], [2, 3, 4]])
+    model = make_model(attention=attention, norm=norm)
+    model.eval()
+    packed = model(src, tgt_in, src_seg, tgt_seg)  # (2, T, V)
+    packed.logsumexp(-1).masked_fill(tgt_seg == 0, 0.0).sum().backward()
+    grad_packed = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    total = torch.zeros(())
+    for k, (a, b) in enumerate(sentences):
+        alone = model(torch.tensor([a]), torch.tensor([b]))[0]  # (T_k, V)
+        r = 0 if k < 2 else 1
+        where = tgt_seg[r] == (k + 1 if k < 2 else k - 1)
+        torch.testing.assert_close(packed[r, where], alone, atol=1e-5, rtol=1e-5)
+        total = total + alone.logsumexp(-1).sum()
+    total.backward()
+    for got, want in zip(grad_packed, (p.grad for p in model.parameters()), strict=True):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
+
+
+def test_packed_rows_need_segments_on_both_sides_and_no_cache() -> None:
+    model = make_model().eval()
+    src, tgt_in, _ = batch()
+    seg = (src != PAD).long()
+    with pytest.raises(ValueError, match="both the source and the target"):
+        model(src, tgt_in, seg, None)
+    enc = model.encode(src, seg)
+    with pytest.raises(ValueError, match="teacher forcing"):
+        model.decode(tgt_in[:, :1], enc, model.new_cache(enc), (tgt_in[:, :1] != PAD).long())  # type: ignore[call-overload]

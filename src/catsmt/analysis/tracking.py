@@ -43,7 +43,7 @@ class ProbeBatches:
 
 def _loss_fn(model: nn.Module, part: LangBatch) -> Any:
     def loss() -> Tensor:
-        logits = model(part.src, part.tgt_in)
+        logits = model(*part.inputs)
         total, _, n = label_smoothed_loss(logits, part.tgt_out, part.pad_id, 0.0)
         return total / n.clamp_min(1)
 

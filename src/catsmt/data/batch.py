@@ -10,7 +10,12 @@ from torch import Tensor
 
 @dataclass
 class LangBatch:
-    """Sentence pairs of one language (task), padded to their own lengths.
+    """Sentence pairs of one language (task), padded to their own lengths, or packed.
+
+    A *packed* batch (``src_seg``/``tgt_seg`` set) holds several pairs per row, one after
+    another on both sides: pair ``k`` of a row is segment ``k`` (1, 2, ...) of its source and
+    of its target row, padding is segment 0, and the model keeps the pairs apart
+    (:meth:`catsmt.model.Transformer.encode`).
 
     Attributes:
         lang: task name (the non-pivot language, or ``src-tgt`` for explicit pairs).
@@ -19,6 +24,8 @@ class LangBatch:
         tgt_in: ``(B, T)`` decoder input: the target-language tag followed by the target.
         tgt_out: ``(B, T)`` decoder output: the target followed by ``</s>``.
         pad_id: padding id.
+        src_seg: ``(B, S)`` segment ids of packed rows, or None (one pair per row).
+        tgt_seg: ``(B, T)`` segment ids of the target rows, or None.
     """
 
     lang: str
@@ -26,6 +33,13 @@ class LangBatch:
     tgt_in: Tensor
     tgt_out: Tensor
     pad_id: int
+    src_seg: Tensor | None = None
+    tgt_seg: Tensor | None = None
+
+    @property
+    def inputs(self) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+        """The model's arguments: ``model(*part.inputs)`` gives the teacher-forced logits."""
+        return self.src, self.tgt_in, self.src_seg, self.tgt_seg
 
     @property
     def n_tokens(self) -> int:
@@ -34,15 +48,23 @@ class LangBatch:
 
     @property
     def n_sentences(self) -> int:
-        return int(self.src.shape[0])
+        """Sentence pairs (more than rows when packed)."""
+        if self.src_seg is None:
+            return int(self.src.shape[0])
+        return int(self.src_seg.amax(dim=1).sum())
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> LangBatch:
+        def move(t: Tensor | None) -> Tensor | None:
+            return None if t is None else t.to(device, non_blocking=non_blocking)
+
         return LangBatch(
             self.lang,
             self.src.to(device, non_blocking=non_blocking),
             self.tgt_in.to(device, non_blocking=non_blocking),
             self.tgt_out.to(device, non_blocking=non_blocking),
             self.pad_id,
+            move(self.src_seg),
+            move(self.tgt_seg),
         )
 
 

@@ -18,6 +18,7 @@ The key covers the corpus content, the vocabulary file, ``max_len``, ``source_ta
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import os
 import re
@@ -182,6 +183,62 @@ class TokenArray:
         return np.asarray(self.tokens[pos], dtype=np.int64), lens
 
 
+def pack_rows(src_lens: np.ndarray, tgt_lens: np.ndarray, row_len: int) -> np.ndarray:
+    """The row of each pair when packing pairs several to a row.
+
+    There are as many rows as hold about ``row_len`` tokens a side. Pairs go longest first
+    (source plus target) to the least full row, a row's fullness being the larger of its
+    source's and its target's share of all the pairs' source and target tokens -- the
+    longest-processing-time-first rule on both sides at once. It keeps every row's source and
+    target within about one pair of the others', so that little is padded when the rows are
+    cut to the longest of each side (measured on tatoeba-related: 95% of the tokens are
+    pairs', at 1k and at 8k tokens per language, against 91-92% when only the sum of both
+    sides is balanced). Deterministic: ties go to the lowest row.
+
+    Args:
+        src_lens, tgt_lens: ``(n,)`` tokens of each pair's source and target row segments.
+        row_len: the intended tokens per row and side; rows grow past it to fit a longer pair.
+
+    Returns:
+        ``(n,)`` row of each pair, rows numbered from 0, none empty.
+    """
+    src = np.asarray(src_lens, dtype=np.int64)
+    tgt = np.asarray(tgt_lens, dtype=np.int64)
+    n = len(src)
+    src_total, tgt_total = max(1, int(src.sum())), max(1, int(tgt.sum()))
+    n_rows = min(n, max(1, -(-(src_total + int(tgt.sum())) // (2 * row_len))))
+    rows = [0] * n
+    src_load, tgt_load = [0] * n_rows, [0] * n_rows
+    src_list, tgt_list = src.tolist(), tgt.tolist()
+    heap = [(0, r) for r in range(n_rows)]  # (fullness, row): already a heap
+    for j in np.argsort(-(src + tgt), kind="stable").tolist():
+        r = heap[0][1]
+        rows[j] = r
+        a = src_load[r] = src_load[r] + src_list[j]
+        b = tgt_load[r] = tgt_load[r] + tgt_list[j]
+        # fullness max(src_load / src_total, tgt_load / tgt_total), in integers
+        heapq.heapreplace(heap, (max(a * tgt_total, b * src_total), r))
+    return np.array(rows, dtype=np.int64)
+
+
+def _row_layout(rows: np.ndarray, lens: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Where each token of pairs sorted by row goes in a ``(n_rows, width)`` array.
+
+    Returns:
+        The flat positions of all tokens (pair after pair), the segment id (1, 2, ... within
+        its row) of each token, and the width: the longest row.
+    """
+    n_rows = int(rows[-1]) + 1
+    before = np.cumsum(lens) - lens  # tokens before each pair, over all rows
+    first = np.searchsorted(rows, np.arange(n_rows))  # index of each row's first pair
+    offset = before - before[first[rows]]  # where each pair starts in its row
+    width = int((offset + lens).max())
+    within = np.arange(int(lens.sum())) - np.repeat(before, lens)  # token index in its pair
+    flat = np.repeat(rows * width + offset, lens) + within
+    segment = np.repeat(np.arange(len(rows)) - first[rows] + 1, lens)
+    return flat, segment, width
+
+
 @dataclass
 class TaskArrays:
     """One split of one task: encoded sources and targets, and how to make a padded batch.
@@ -233,6 +290,54 @@ class TaskArrays:
             torch.from_numpy(tgt_in),
             torch.from_numpy(tgt_out),
             self.pad_id,
+        )
+
+    def packed_batch(self, indices: np.ndarray | Sequence[int], row_len: int) -> LangBatch:
+        """The pairs ``indices`` packed several to a row (:func:`pack_rows`), with segment ids.
+
+        Pair ``k`` of a row is segment ``k`` on both sides: its source, and its target as
+        ``[tag] + pieces`` in ``tgt_in`` and ``pieces + [</s>]`` in ``tgt_out``; rows are
+        right-padded to the longest row of each side.
+        """
+        idx = np.asarray(indices, dtype=np.int64)
+        if idx.size == 0:
+            raise DataError(f"empty batch requested for '{self.task}'")
+        rows = pack_rows(self.src.lengths[idx], self.tgt.lengths[idx] + 1, row_len)
+        by_row = np.argsort(rows, kind="stable")
+        idx, rows = idx[by_row], rows[by_row]
+        n_rows = int(rows[-1]) + 1
+        src_flat, src_lens = self.src.gather(idx)
+        pos, seg, width = _row_layout(rows, src_lens)
+        src = np.full(n_rows * width, self.pad_id, dtype=np.int64)
+        src[pos] = src_flat
+        src_seg = np.zeros(n_rows * width, dtype=np.int64)
+        src_seg[pos] = seg
+
+        tgt_flat, tgt_lens = self.tgt.gather(idx)
+        pos, seg, width = _row_layout(rows, tgt_lens + 1)  # each target takes pieces + 1
+        last = np.cumsum(tgt_lens + 1) - 1  # the </s> of tgt_out, or the last piece of tgt_in
+        first = last - tgt_lens  # the tag of tgt_in, or the first piece of tgt_out
+        is_last = np.zeros(len(pos), dtype=bool)
+        is_last[last] = True
+        is_first = np.zeros(len(pos), dtype=bool)
+        is_first[first] = True
+        out_flat = np.full(len(pos), self.eos_id, dtype=np.int64)
+        out_flat[~is_last] = tgt_flat
+        in_flat = np.full(len(pos), self.tgt_tag, dtype=np.int64)
+        in_flat[~is_first] = tgt_flat
+        tgt_in, tgt_out = (np.full(n_rows * width, self.pad_id, dtype=np.int64) for _ in range(2))
+        tgt_in[pos], tgt_out[pos] = in_flat, out_flat
+        tgt_seg = np.zeros(n_rows * width, dtype=np.int64)
+        tgt_seg[pos] = seg
+        src_w = len(src) // n_rows
+        return LangBatch(
+            self.task,
+            torch.from_numpy(src.reshape(n_rows, src_w)),
+            torch.from_numpy(tgt_in.reshape(n_rows, width)),
+            torch.from_numpy(tgt_out.reshape(n_rows, width)),
+            self.pad_id,
+            torch.from_numpy(src_seg.reshape(n_rows, src_w)),
+            torch.from_numpy(tgt_seg.reshape(n_rows, width)),
         )
 
 

@@ -28,6 +28,8 @@ class DataConfig:
     max_tokens: int = option(4096, "token budget of one batch (padded source or target tokens, whichever is larger)")
     langs_per_batch: int = option(4, "K: language slots per batch, each drawn from the sampling distribution")
     min_part_tokens: int = option(2048, "cut a language's share of a batch into length-sorted parts of at least this many tokens, each padded on its own, where that saves padding (0 = never)")
+    pack: bool = option(True, "pack several sentence pairs into each row (segment-masked attention, positions restarting per pair) instead of padding each pair to its slot's longest; `max_tokens` then counts the pairs' tokens, without padding")
+    pack_len: int = option(128, "tokens per row and side that packing aims at; rows grow to fit a longer pair")
     max_len: int = option(128, "training pairs with a side longer than this many subwords are skipped")
     cache_dir: str = option("", "where the vocabulary and binarized data are cached; empty = `dir`/.catsmt-cache")
 
@@ -38,6 +40,6 @@ class DataConfig:
             raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, got '{self.direction}'")
         if self.direction == "pairs" and not self.pairs:
             raise ValueError("direction=pairs needs a non-empty `pairs` list")
-        for name in ("vocab_size", "max_tokens", "langs_per_batch", "max_len", "vocab_sample"):
+        for name in ("vocab_size", "max_tokens", "langs_per_batch", "max_len", "vocab_sample", "pack_len"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -222,6 +222,7 @@ class MultilingualData:
             rank=rank,
             world_size=world_size,
             min_part_tokens=self.cfg.min_part_tokens,
+            pack_len=self.cfg.pack_len if self.cfg.pack else 0,
         )
 
     def batches(

@@ -48,14 +48,18 @@ class EncoderOut:
     Attributes:
         memory: ``(B, S, D)`` encoder states.
         src_pad: ``(B, S)`` bool, True where the source is padding.
+        src_seg: ``(B, S)`` segment ids of packed rows (see :func:`segment_positions`), or
+            None for one sentence per row.
     """
 
     memory: Tensor
     src_pad: Tensor
+    src_seg: Tensor | None = None
 
     def select(self, index: Tensor) -> EncoderOut:
         """Rows ``index`` (a ``(B',)`` long tensor) of the batch, e.g. to expand or reorder beams."""
-        return EncoderOut(self.memory.index_select(0, index), self.src_pad.index_select(0, index))
+        seg = None if self.src_seg is None else self.src_seg.index_select(0, index)
+        return EncoderOut(self.memory.index_select(0, index), self.src_pad.index_select(0, index), seg)
 
 
 @dataclass
@@ -116,6 +120,30 @@ def sinusoidal_positions(n_positions: int, dim: int) -> Tensor:
     table[:, 0::2] = torch.sin(position * inv_freq)  # (P, D/2)
     table[:, 1::2] = torch.cos(position * inv_freq)
     return table
+
+
+def segment_positions(seg: Tensor) -> Tensor:
+    """Position of each token within its sentence in packed rows: ``(B, L)`` -> ``(B, L)``.
+
+    A packed row holds several sentences one after another; ``seg`` numbers them 1, 2, ... along
+    the row and is 0 on the padding at its end. Each sentence's positions start again at 0, as
+    if it had a row of its own.
+    """
+    idx = torch.arange(seg.size(1), device=seg.device).expand_as(seg)  # (B, L)
+    starts = torch.ones_like(seg, dtype=torch.bool)  # (B, L): True where a segment begins
+    starts[:, 1:] = seg[:, 1:] != seg[:, :-1]
+    first = torch.where(starts, idx, torch.zeros_like(idx)).cummax(dim=1).values  # (B, L)
+    return idx - first
+
+
+def segment_mask(q_seg: Tensor, k_seg: Tensor) -> Tensor:
+    """``(B, 1, T, S)`` bool: query ``i`` may see key ``j`` when both are of the same sentence.
+
+    Padding queries (segment 0) see every key, so that no row of the attention is empty; their
+    outputs are never read by a real position and never reach the loss.
+    """
+    same = q_seg[:, :, None] == k_seg[:, None, :]  # (B, T, S)
+    return (same | (q_seg == 0)[:, :, None])[:, None]
 
 
 class MultiHeadAttention(nn.Module):
@@ -230,11 +258,20 @@ class DecoderLayer(nn.Module):
         self.ffn_norm = layer_norm(cfg.dim, cfg.layernorm_affine)
         self.dropout = nn.Dropout(cfg.dropout)
 
-    def forward(self, x: Tensor, enc: EncoderOut, keep: Tensor, cache: LayerCache | None) -> Tensor:
+    def forward(
+        self,
+        x: Tensor,
+        enc: EncoderOut,
+        keep: Tensor,
+        cache: LayerCache | None,
+        self_keep: Tensor | None = None,
+    ) -> Tensor:
         """``x (B, T, D)`` (the newest ``T`` positions when ``cache`` is given) -> ``(B, T, D)``.
 
-        ``keep (B, 1, 1, S)`` is the source key mask. With a cache, the new keys/values are
-        appended to ``cache`` in place and the cached cross-attention keys/values are used.
+        ``keep`` (``(B, 1, 1, S)``, or ``(B, 1, T, S)`` for packed rows) is the source key mask;
+        ``self_keep (B, 1, T, T)`` restricts self-attention to each packed sentence (the causal
+        mask is applied on top). With a cache, the new keys/values are appended to ``cache`` in
+        place and the cached cross-attention keys/values are used.
         """
         h = self.self_attn_norm(x) if self.pre_norm else x
         k, v = self.self_attn.keys_values(h)  # (B, H, T, Dh)
@@ -244,7 +281,7 @@ class DecoderLayer(nn.Module):
                 v = torch.cat([cache.self_v, v], dim=2)
             cache.self_k, cache.self_v = k, v
         # No target padding mask: targets are right-padded, so a real position never sees a pad.
-        x = x + self.dropout(self.self_attn(h, k, v, None, causal=True))
+        x = x + self.dropout(self.self_attn(h, k, v, self_keep, causal=True))
         if not self.pre_norm:
             x = self.self_attn_norm(x)
 
@@ -363,14 +400,18 @@ class Transformer(nn.Module):
 
     # --- embeddings -----------------------------------------------------------------
 
-    def embed_tokens(self, tokens: Tensor, embed: nn.Embedding, offset: int) -> Tensor:
-        """``tokens (B, T)`` at positions ``offset .. offset+T-1`` -> ``(B, T, D)``."""
+    def embed_tokens(
+        self, tokens: Tensor, embed: nn.Embedding, offset: int, positions: Tensor | None = None
+    ) -> Tensor:
+        """``tokens (B, T)`` at positions ``offset .. offset+T-1``, or at ``positions (B, T)``
+        (packed rows), -> ``(B, T, D)``."""
         T = tokens.size(1)
-        if offset + T > self.positions.size(0):
+        if offset + T > self.positions.size(0):  # bounds any packed position too
             raise ValueError(
                 f"sequence of length {offset + T} is longer than max_positions={self.positions.size(0)}"
             )
-        x = embed(tokens) * self.embed_scale + self.positions[offset : offset + T]  # (B, T, D)
+        pos = self.positions[offset : offset + T] if positions is None else self.positions[positions]
+        x = embed(tokens) * self.embed_scale + pos  # (B, T, D)
         return self.dropout(x)
 
     def output_logits(self, x: Tensor) -> Tensor:
@@ -381,16 +422,25 @@ class Transformer(nn.Module):
 
     # --- encoder and decoder --------------------------------------------------------
 
-    def encode(self, src: Tensor) -> EncoderOut:
-        """Encode ``src (B, S)`` (right-padded token ids)."""
+    def encode(self, src: Tensor, src_seg: Tensor | None = None) -> EncoderOut:
+        """Encode ``src (B, S)`` (right-padded token ids).
+
+        ``src_seg (B, S)`` marks packed rows: several sentences per row, numbered 1, 2, ...,
+        with 0 on padding (see :func:`segment_positions`). Each sentence then attends only to
+        itself and has its own positions, so its states equal those it gets in a row of its own.
+        """
         src_pad = src.eq(self.pad_id)  # (B, S)
-        keep = ~src_pad[:, None, None, :]  # (B, 1, 1, S)
-        x = self.embed_tokens(src, self.embed, 0)  # (B, S, D)
+        if src_seg is None:
+            keep = ~src_pad[:, None, None, :]  # (B, 1, 1, S)
+            x = self.embed_tokens(src, self.embed, 0)  # (B, S, D)
+        else:
+            keep = segment_mask(src_seg, src_seg)  # (B, 1, S, S)
+            x = self.embed_tokens(src, self.embed, 0, segment_positions(src_seg))
         for layer in self.encoder_layers:
             x = layer(x, keep)
         if self.encoder_norm is not None:
             x = self.encoder_norm(x)
-        return EncoderOut(x, src_pad)
+        return EncoderOut(x, src_pad, src_seg)
 
     def new_cache(self, enc: EncoderOut) -> DecoderCache:
         """An empty decoding cache for ``enc``, with each layer's cross-attention keys/values."""
@@ -409,15 +459,19 @@ class Transformer(nn.Module):
 
     @overload
     def decode(
-        self, tgt_in: Tensor, enc: EncoderOut, cache: None = None
+        self, tgt_in: Tensor, enc: EncoderOut, cache: None = None, tgt_seg: Tensor | None = None
     ) -> tuple[Tensor, None]: ...
     @overload
     def decode(
-        self, tgt_in: Tensor, enc: EncoderOut, cache: DecoderCache
+        self, tgt_in: Tensor, enc: EncoderOut, cache: DecoderCache, tgt_seg: None = None
     ) -> tuple[Tensor, DecoderCache]: ...
 
     def decode(
-        self, tgt_in: Tensor, enc: EncoderOut, cache: DecoderCache | None = None
+        self,
+        tgt_in: Tensor,
+        enc: EncoderOut,
+        cache: DecoderCache | None = None,
+        tgt_seg: Tensor | None = None,
     ) -> tuple[Tensor, DecoderCache | None]:
         """Decoder logits.
 
@@ -427,24 +481,50 @@ class Transformer(nn.Module):
                 cache: only the newest token(s), following the ``cache.length`` cached ones.
             enc: the encoder output for the same rows.
             cache: from :meth:`new_cache`; updated in place (and returned).
+            tgt_seg: ``(B, T)`` segment ids of packed rows (teacher forcing only), matching
+                the packed source of ``enc``: sentence ``k`` of a target row attends to
+                sentence ``k`` of its source row.
 
         Returns:
             ``(B, T, V)`` logits for the given positions, and the cache.
+
+        Raises:
+            ValueError: packed targets with a cache, or packed targets and an unpacked source
+                (or the reverse).
         """
         offset = 0 if cache is None else cache.length
-        keep = ~enc.src_pad[:, None, None, :]  # (B, 1, 1, S)
-        x = self.embed_tokens(tgt_in, self.tgt_embed, offset)  # (B, T, D)
+        self_keep = positions = None
+        if (tgt_seg is None) != (enc.src_seg is None):
+            raise ValueError("packed rows need segment ids for both the source and the target")
+        if tgt_seg is None or enc.src_seg is None:
+            keep = ~enc.src_pad[:, None, None, :]  # (B, 1, 1, S)
+        elif cache is not None:
+            raise ValueError("packed rows are for teacher forcing; decode with a cache unpacked")
+        else:
+            keep = segment_mask(tgt_seg, enc.src_seg)  # (B, 1, T, S)
+            self_keep = segment_mask(tgt_seg, tgt_seg)  # (B, 1, T, T)
+            positions = segment_positions(tgt_seg)
+        x = self.embed_tokens(tgt_in, self.tgt_embed, offset, positions)  # (B, T, D)
         for i, layer in enumerate(self.decoder_layers):
-            x = layer(x, enc, keep, None if cache is None else cache.layers[i])
+            x = layer(x, enc, keep, None if cache is None else cache.layers[i], self_keep)
         if self.decoder_norm is not None:
             x = self.decoder_norm(x)
         if cache is not None:
             cache.length += tgt_in.size(1)
         return self.output_logits(x), cache
 
-    def forward(self, src: Tensor, tgt_in: Tensor) -> Tensor:
-        """Teacher-forced logits: ``src (B, S)``, ``tgt_in (B, T)`` -> ``(B, T, V)``."""
-        logits, _ = self.decode(tgt_in, self.encode(src))
+    def forward(
+        self,
+        src: Tensor,
+        tgt_in: Tensor,
+        src_seg: Tensor | None = None,
+        tgt_seg: Tensor | None = None,
+    ) -> Tensor:
+        """Teacher-forced logits: ``src (B, S)``, ``tgt_in (B, T)`` -> ``(B, T, V)``.
+
+        ``src_seg``/``tgt_seg`` (both or neither) describe packed rows, see :meth:`encode`.
+        """
+        logits, _ = self.decode(tgt_in, self.encode(src, src_seg), tgt_seg=tgt_seg)
         return logits
 
     def num_parameters(self) -> int:

@@ -74,7 +74,7 @@ def _group_by_lang(parts: Sequence[LangBatch]) -> dict[str, list[LangBatch]]:
 
 def _forward_loss(ctx: StepContext, part: LangBatch) -> tuple[Tensor, Tensor, Tensor]:
     with ctx.autocast():
-        logits = ctx.model(part.src, part.tgt_in)  # (B, T, V)
+        logits = ctx.model(*part.inputs)  # (B, T, V)
     return label_smoothed_loss(logits, part.tgt_out, ctx.pad_id, ctx.label_smoothing)
 
 
