@@ -16,7 +16,7 @@ import torch
 from catsmt.data.batch import Batch
 from catsmt.data.binarize import TaskArrays, TokenArray
 from catsmt.data.errors import DataError
-from catsmt.data.sampler import BatchSampler, length_batches
+from catsmt.data.sampler import BatchSampler, length_batches, split_evenly
 from catsmt.weighting.base import temperature_probs
 
 EOS, PAD, BASE = 3, 0, 10
@@ -290,3 +290,25 @@ def test_packed_sampler_state_restores_mid_epoch(tasks):
         a, b = run.next_batch(), fresh.next_batch()
         assert same(a, b)
         assert all(torch.equal(x.src_seg, y.src_seg) for x, y in zip(a.parts, b.parts, strict=True))
+
+
+def test_split_evenly_cuts_into_parts_of_at_least_the_minimum():
+    costs = np.array([5, 7, 3, 9, 4, 6, 8, 2, 5, 1])  # 50 tokens
+    idx = np.arange(100, 110)
+    parts = split_evenly(idx, costs, 12)  # at most 50 // 12 = 4 parts, each >= 50 / 4 tokens
+    assert np.array_equal(np.concatenate(parts), idx)  # in order, every pair once
+    assert [int(costs[p - 100].sum()) for p in parts] == [15, 13, 22]  # the rest (8) joins the last
+    assert [len(p) for p in split_evenly(idx, costs, 0)] == [10]
+    assert [len(p) for p in split_evenly(idx, costs, 40)] == [10]
+
+
+def test_packed_parts_hold_the_same_pairs_as_one_packed_part(tasks):
+    whole = sampler(tasks, seed=7, max_tokens=8192, k=2, pack_len=64)
+    cut = sampler(tasks, seed=7, max_tokens=8192, k=2, pack_len=64, min_part_tokens=1000)
+    for _ in range(10):
+        a, b = whole.next_batch(), cut.next_batch()
+        assert len(b.parts) > len(a.parts)
+        for lang in a.langs:
+            mine = [packed_ids(p) for p in b.parts if p.lang == lang]
+            assert sorted(sum(mine, [])) == sorted(packed_ids(a.parts[a.langs.index(lang)]))
+            assert all(pair_costs(tasks[lang], m) >= 1000 for m in mine)

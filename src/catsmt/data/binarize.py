@@ -186,7 +186,9 @@ class TokenArray:
 def pack_rows(src_lens: np.ndarray, tgt_lens: np.ndarray, row_len: int) -> np.ndarray:
     """The row of each pair when packing pairs several to a row.
 
-    There are as many rows as hold about ``row_len`` tokens a side. Pairs go longest first
+    There are as many rows as hold about ``row_len`` tokens a side, or as many tokens as the
+    longest source or target when that is longer (it sets the width of all rows). Pairs go
+    longest first
     (source plus target) to the least full row, a row's fullness being the larger of its
     source's and its target's share of all the pairs' source and target tokens -- the
     longest-processing-time-first rule on both sides at once. It keeps every row's source and
@@ -206,7 +208,8 @@ def pack_rows(src_lens: np.ndarray, tgt_lens: np.ndarray, row_len: int) -> np.nd
     tgt = np.asarray(tgt_lens, dtype=np.int64)
     n = len(src)
     src_total, tgt_total = max(1, int(src.sum())), max(1, int(tgt.sum()))
-    n_rows = min(n, max(1, -(-(src_total + int(tgt.sum())) // (2 * row_len))))
+    width = max(row_len, int(src.max(initial=1)), int(tgt.max(initial=1)))  # >= the longest side
+    n_rows = min(n, max(1, -(-(src_total + int(tgt.sum())) // (2 * width))))
     rows = [0] * n
     src_load, tgt_load = [0] * n_rows, [0] * n_rows
     src_list, tgt_list = src.tolist(), tgt.tolist()

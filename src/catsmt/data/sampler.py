@@ -185,6 +185,29 @@ def split_by_length(indices: np.ndarray, costs: np.ndarray, min_tokens: int) -> 
     return parts
 
 
+def split_evenly(indices: np.ndarray, costs: np.ndarray, min_tokens: int) -> list[np.ndarray]:
+    """Cut pairs, in their order, into as many parts of at least ``min_tokens`` tokens (by
+    ``costs``) as they make, of about equal size; one part when ``min_tokens <= 0``.
+
+    Packed batches are cut so for the same reason as padded ones are: a step's activations
+    and logits scale with a part's size, and large fresh tensors cost more than they save.
+    """
+    total = int(costs.sum())
+    n_parts = total // min_tokens if min_tokens > 0 else 1
+    if n_parts <= 1:
+        return [indices]
+    target = total / n_parts  # >= min_tokens
+    upto = np.cumsum(costs)  # tokens up to and including each pair
+    cuts, start_tokens = [], 0
+    while True:  # each part takes pairs until it holds `target` tokens
+        cut = int(np.searchsorted(upto, start_tokens + target, side="left")) + 1
+        if cut >= len(costs) or total - int(upto[cut - 1]) < target:
+            break  # what is left is too little for a part of its own: it joins this one
+        cuts.append(cut)
+        start_tokens = int(upto[cut - 1])
+    return np.split(indices, cuts)
+
+
 class BatchSampler:
     """Draws :class:`Batch` es of up to K languages from ``probs``; see the module docstring.
 
@@ -203,8 +226,8 @@ class BatchSampler:
         pack_len: when > 0, pack: a slot reads its language's pairs in plain shuffled order
             (no length bucketing), takes them while their summed cost (``max(len(src),
             len(tgt) + 1)`` each) fits its budget, and packs them several to a row of about
-            this many tokens a side (:meth:`TaskArrays.packed_batch`); ``min_part_tokens``
-            is then unused. 0 = one pair per padded row.
+            this many tokens a side (:meth:`TaskArrays.packed_batch`), in parts of at least
+            ``min_part_tokens`` each (:func:`split_evenly`). 0 = one pair per padded row.
 
     Raises:
         DataError: a task without pairs, a pair too long for one slot, bad ``probs``.
@@ -285,7 +308,11 @@ class BatchSampler:
             if r == self.rank:
                 mine = slots
         if self.pack_len > 0:
-            return Batch([self.tasks[i].packed_batch(idx, self.pack_len) for i, idx in mine])
+            return Batch([
+                self.tasks[i].packed_batch(part, self.pack_len)
+                for i, idx in mine
+                for part in split_evenly(idx, self._costs[i][idx], self.min_part_tokens)
+            ])
         if self.min_part_tokens <= 0:
             return Batch([self.tasks[i].batch(idx) for i, idx in mine])
         return Batch([
