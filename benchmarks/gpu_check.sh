@@ -10,9 +10,10 @@
 # in the GPU image this project is lent. It checks them first and stops with a message if one
 # is missing.
 #
-# Writes to $OUT (default: benchmarks/results/gpu-<date>): gpu-k4.json, gpu-k8.json, and
+# Writes to $OUT (default: benchmarks/results/gpu-<date>): gpu-k4.json, gpu-k8.json,
+# gpu-k4-packed-fused.json, and
 # gpu-check.log with nvidia-smi's view and both tables. Each bench has its own time limit,
-# so the whole script ends within about 9 minutes even if something hangs; expected total on
+# so the whole script ends within about 12 minutes even if something hangs; expected total on
 # an H100 is 3-5 minutes (the K=8 run skips decoding, which does not depend on K).
 # Copy the JSON files into benchmarks/results/ and the tables into benchmarks/README.md.
 #
@@ -61,5 +62,10 @@ timeout 330 "$PY" -m catsmt bench "${COMMON[@]}" --langs-per-batch 4 \
   ${EXTRA_ARGS[@]+"${EXTRA_ARGS[@]}"} --out "$OUT/gpu-k4.json" 2>&1 | tee -a "$LOG" || status=1
 timeout 200 "$PY" -m catsmt bench "${COMMON[@]}" --langs-per-batch 8 \
   --decode-sentences 0 ${EXTRA_ARGS[@]+"${EXTRA_ARGS[@]}"} --out "$OUT/gpu-k8.json" 2>&1 | tee -a "$LOG" || status=1
+# Packed batches (data.pack) and the fused loss (train.loss_chunk), K = 4, training rows only;
+# its plain_logits row is the same packed step with the loss from the full logits.
+timeout 150 "$PY" -m catsmt bench "${COMMON[@]}" --langs-per-batch 4 --pack-len 128 --loss-chunk 1024 \
+  --repeats 6 --decode-sentences 0 ${EXTRA_ARGS[@]+"${EXTRA_ARGS[@]}"} --out "$OUT/gpu-k4-packed-fused.json" \
+  2>&1 | tee -a "$LOG" || status=1
 echo "gpu_check: done (status $status); files in $OUT" | tee -a "$LOG"
 exit $status

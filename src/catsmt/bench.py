@@ -106,6 +106,7 @@ TRAIN_CASES: dict[str, tuple[str, dict[str, Any], Callable[[int], int], bool]] =
 LABELS = {
     "data": "data: sampler.next_batch",
     "plain": "plain step (temperature)",
+    "plain_logits": "plain step, loss from the full logits",
     "cats": "CATS step, no meta update",
     "cats_meta": "CATS meta-update step",
     "pcgrad": "PCGrad step",
@@ -137,6 +138,7 @@ class BenchConfig:
     preset: str = option("tiny", f"model preset: {', '.join(PRESETS)}")
     vocab: int = option(8000, "vocabulary size (the output layer's width)")
     max_tokens: int = option(4096, "tokens per training batch, all K sub-batches together (padded, or the pairs' own when packing)")
+    loss_chunk: int = option(0, "training steps compute the loss fused with the output projection, this many target positions at a time, as train.loss_chunk does (0 = from the full logits); when > 0 the row plain_logits times the plain step with the loss from the full logits")
     pack_len: int = option(0, "pack pairs several to a row of about this many tokens a side, as data.pack does in training (0 = pad each pair)")
     langs_per_batch: int = option(4, "K: language sub-batches per batch (distinct languages)")
     langs: int = option(0, "N: languages of the run (rows of the task-gradient matrix, sampler languages); 0 = K")
@@ -160,7 +162,7 @@ class BenchConfig:
         for name in ("repeats", "steps", "langs_per_batch", "beam"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("warmup", "decode_sentences", "decode_repeats", "threads", "langs", "pack_len"):
+        for name in ("warmup", "decode_sentences", "decode_repeats", "threads", "langs", "pack_len", "loss_chunk"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if 0 < self.langs < self.langs_per_batch:
@@ -464,7 +466,7 @@ def _context(model: nn.Module, cfg: BenchConfig, device: torch.device, langs: li
         model=model, params=params, param_slices=param_slices(model.named_parameters()),
         optimizer=optimizer, scaler=torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16"),
         autocast=autocast_factory(cfg.precision, device), pad_id=PAD_ID, label_smoothing=0.1,
-        clip_norm=0.0, langs=langs,
+        clip_norm=0.0, langs=langs, loss_chunk=cfg.loss_chunk,
     )
 
 
@@ -610,6 +612,10 @@ def run_bench(cfg: BenchConfig, command: str = "", log: Callable[[str], None] | 
         cls = get_method(method_name)
         method = cls(dataclasses.replace(cls.Params(), **overrides), langs, dict.fromkeys(langs, PAIRS_PER_LANG))
         cases[name] = _train_case(ctx, method, step_of, task_grads, batches, name, non_finite)
+    if cfg.loss_chunk > 0:
+        method = get_method("temperature")(get_method("temperature").Params(), langs, dict.fromkeys(langs, PAIRS_PER_LANG))
+        cases["plain_logits"] = _train_case(dataclasses.replace(ctx, loss_chunk=0), method, lambda i: i, False,
+                                            batches, "plain_logits", non_finite)
     cases["hvp"] = _hvp_case(model, ctx.params, batches[0].parts[0], cfg.seed)
     calls = {name: cfg.steps for name in cases}
     calls["data"] = 10 * cfg.steps  # a call is short: time several together

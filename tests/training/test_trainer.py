@@ -118,3 +118,23 @@ def test_tiny_model_reaches_near_zero_loss_on_synthetic(tmp_path: Path) -> None:
     )
     result = train(cfg)
     assert result.valid["syna"] < 0.3 and result.valid["synb"] < 0.3, result.valid
+
+
+def test_fused_loss_trains_like_the_loss_from_logits(synthetic_dir: Path, tmp_path: Path) -> None:
+    """``train.loss_chunk`` changes how the loss is computed, not what: both paths of the step
+    (CATS meta updates every 3rd update, weighted losses between) log the same losses and end
+    at the same parameters, to rounding."""
+    common = ("train.max_steps=9", "train.log_every=1", "model.dropout=0",
+              "weighting.method=cats", "weighting.update_every=[[0,3]]")
+    train(tiny_config(synthetic_dir, tmp_path / "logits", *common))
+    train(tiny_config(synthetic_dir, tmp_path / "fused", *common, "train.loss_chunk=7"))
+
+    def losses(run: Path) -> list[float]:
+        return [e["loss"] for e in read_metrics(run / "metrics.jsonl") if e["event"] == "train"]
+
+    assert len(losses(tmp_path / "fused")) >= 9
+    assert losses(tmp_path / "fused") == pytest.approx(losses(tmp_path / "logits"), rel=1e-4)
+    a, b = params_of(tmp_path / "logits"), params_of(tmp_path / "fused")
+    for k in a:
+        if not k.endswith("k_proj.bias"):  # its gradient is 0 up to rounding, which Adam scales up
+            torch.testing.assert_close(a[k], b[k], rtol=1e-3, atol=1e-4)

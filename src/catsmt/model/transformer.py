@@ -26,13 +26,14 @@ import math
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import cast, overload
+from typing import Any, cast, overload
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from catsmt.model.config import ModelConfig
+from catsmt.model.fused_loss import DEFAULT_CHUNK, fused_label_smoothed_loss
 
 ATTENTION_MODES = ("sdpa", "math")
 
@@ -414,11 +415,14 @@ class Transformer(nn.Module):
         x = embed(tokens) * self.embed_scale + pos  # (B, T, D)
         return self.dropout(x)
 
+    @property
+    def output_weight(self) -> Tensor:
+        """``(V, D)`` output projection: the target embedding when tied."""
+        return self.tgt_embed.weight if self.out_proj is None else self.out_proj.weight
+
     def output_logits(self, x: Tensor) -> Tensor:
         """``(B, T, D)`` -> ``(B, T, V)``."""
-        if self.out_proj is None:
-            return F.linear(x, self.tgt_embed.weight)
-        return self.out_proj(x)
+        return F.linear(x, self.output_weight)
 
     # --- encoder and decoder --------------------------------------------------------
 
@@ -459,11 +463,21 @@ class Transformer(nn.Module):
 
     @overload
     def decode(
-        self, tgt_in: Tensor, enc: EncoderOut, cache: None = None, tgt_seg: Tensor | None = None
+        self,
+        tgt_in: Tensor,
+        enc: EncoderOut,
+        cache: None = None,
+        tgt_seg: Tensor | None = None,
+        features_only: bool = False,
     ) -> tuple[Tensor, None]: ...
     @overload
     def decode(
-        self, tgt_in: Tensor, enc: EncoderOut, cache: DecoderCache, tgt_seg: None = None
+        self,
+        tgt_in: Tensor,
+        enc: EncoderOut,
+        cache: DecoderCache,
+        tgt_seg: None = None,
+        features_only: bool = False,
     ) -> tuple[Tensor, DecoderCache]: ...
 
     def decode(
@@ -472,8 +486,10 @@ class Transformer(nn.Module):
         enc: EncoderOut,
         cache: DecoderCache | None = None,
         tgt_seg: Tensor | None = None,
+        features_only: bool = False,
     ) -> tuple[Tensor, DecoderCache | None]:
-        """Decoder logits.
+        """Decoder logits (or, with ``features_only``, the final states before the output
+        projection, ``(B, T, D)``).
 
         Args:
             tgt_in: ``(B, T)`` decoder input. Without a cache: the whole prefix, starting with
@@ -511,7 +527,7 @@ class Transformer(nn.Module):
             x = self.decoder_norm(x)
         if cache is not None:
             cache.length += tgt_in.size(1)
-        return self.output_logits(x), cache
+        return x if features_only else self.output_logits(x), cache
 
     def forward(
         self,
@@ -519,13 +535,26 @@ class Transformer(nn.Module):
         tgt_in: Tensor,
         src_seg: Tensor | None = None,
         tgt_seg: Tensor | None = None,
-    ) -> Tensor:
-        """Teacher-forced logits: ``src (B, S)``, ``tgt_in (B, T)`` -> ``(B, T, V)``.
+        target: Tensor | None = None,
+        label_smoothing: float = 0.0,
+        loss_chunk: int = DEFAULT_CHUNK,
+    ) -> Any:
+        """Teacher-forced logits: ``src (B, S)``, ``tgt_in (B, T)`` -> ``(B, T, V)``; or, given
+        ``target (B, T)``, the label-smoothed loss ``(loss_sum, nll_sum, n_tokens)`` computed
+        without the logits (:func:`~catsmt.model.fused_loss.fused_label_smoothed_loss`,
+        ``loss_chunk`` target positions at a time; not twice differentiable).
 
         ``src_seg``/``tgt_seg`` (both or neither) describe packed rows, see :meth:`encode`.
+        The loss lives in ``forward`` so that DDP and ``torch.compile`` wrappers see it.
         """
-        logits, _ = self.decode(tgt_in, self.encode(src, src_seg), tgt_seg=tgt_seg)
-        return logits
+        enc = self.encode(src, src_seg)
+        if target is None:
+            logits, _ = self.decode(tgt_in, enc, tgt_seg=tgt_seg)
+            return logits
+        states, _ = self.decode(tgt_in, enc, tgt_seg=tgt_seg, features_only=True)
+        return fused_label_smoothed_loss(
+            states, self.output_weight, target, self.pad_id, label_smoothing, loss_chunk
+        )
 
     def num_parameters(self) -> int:
         """Number of distinct parameters (shared embeddings counted once)."""

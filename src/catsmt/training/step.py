@@ -49,6 +49,7 @@ class StepContext:
     clip_norm: float
     langs: list[str]  # all task names of the run (for DDP's union of batch languages)
     dev_grad: Callable[[], Tensor] | None = None
+    loss_chunk: int = 0  # > 0: the model computes the loss fused, this many positions at once
 
 
 @dataclass
@@ -73,7 +74,17 @@ def _group_by_lang(parts: Sequence[LangBatch]) -> dict[str, list[LangBatch]]:
 
 
 def _forward_loss(ctx: StepContext, part: LangBatch) -> tuple[Tensor, Tensor, Tensor]:
+    """``(loss_sum, nll_sum, n_tokens)`` of one part: fused into the model's forward (no
+    ``(B, T, V)`` logits) when ``ctx.loss_chunk > 0``, else from the logits."""
     with ctx.autocast():
+        if ctx.loss_chunk > 0:
+            loss: tuple[Tensor, Tensor, Tensor] = ctx.model(
+                *part.inputs,
+                target=part.tgt_out,
+                label_smoothing=ctx.label_smoothing,
+                loss_chunk=ctx.loss_chunk,
+            )
+            return loss
         logits = ctx.model(*part.inputs)  # (B, T, V)
     return label_smoothed_loss(logits, part.tgt_out, ctx.pad_id, ctx.label_smoothing)
 

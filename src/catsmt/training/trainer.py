@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -111,7 +111,7 @@ def validation_losses(
                     continue
                 part = part.to(device)
                 with autocast():
-                    logits = model(part.src, part.tgt_in)
+                    logits = model(*part.inputs)
                 loss, nll, count = label_smoothed_loss(logits, part.tgt_out, part.pad_id, cfg.train.label_smoothing)
                 sums[i] += torch.tensor([float(loss), float(nll), float(count)], dtype=torch.float64)
     distributed.all_reduce_sum(sums)
@@ -187,6 +187,26 @@ def _setup_model(cfg: Config, data: MultilingualData, device: torch.device, rank
     return model
 
 
+def _setup_compile(cfg: Config, wrapped: nn.Module) -> nn.Module:
+    """The module the training step calls: ``wrapped`` under ``torch.compile`` when
+    ``train.compile`` is on, else ``wrapped`` itself.
+
+    Only the training forward/backward runs compiled. The compiled module shares its
+    parameters with the model, but its ``state_dict`` keys carry an ``_orig_mod.`` prefix and
+    compiled graphs have no double backward, so checkpoints, the optimizer, validation, the
+    dev gradient and analysis keep the uncompiled model: a checkpoint does not depend on
+    ``train.compile``. Under DDP, ``wrapped`` is the DDP module, compiled after wrapping as
+    PyTorch recommends: dynamo then splits the graph at DDP's bucket boundaries so that the
+    all-reduce overlaps the backward, and ``no_sync`` still reaches DDP. ``dynamic=True``
+    because batch shapes (sentences, lengths) change from step to step.
+    """
+    t = cfg.train
+    if not t.compile:
+        return wrapped
+    log.info("compiling the training forward (backend %s, mode %s)", t.compile_backend, t.compile_mode)
+    return cast(nn.Module, torch.compile(wrapped, backend=t.compile_backend, mode=t.compile_mode, dynamic=True))
+
+
 def _setup_optimizer(cfg: Config, params: list[nn.Parameter], device: torch.device) -> torch.optim.Optimizer:
     t = cfg.train
     kwargs: dict[str, Any] = dict(lr=t.lr, betas=(t.betas[0], t.betas[1]), eps=t.adam_eps, weight_decay=t.weight_decay)
@@ -207,7 +227,7 @@ def _setup_dev_grad(
         model.zero_grad(set_to_none=True)
         for lang in data.langs:
             part = next(iter(data.batches("valid", lang, cfg.data.max_tokens // 2, 64))).to(device)
-            loss, _, n = label_smoothed_loss(model(part.src, part.tgt_in), part.tgt_out, part.pad_id, cfg.train.label_smoothing)
+            loss, _, n = label_smoothed_loss(model(*part.inputs), part.tgt_out, part.pad_id, cfg.train.label_smoothing)
             (loss / n.clamp_min(1) / len(data.langs)).backward()
         model.train(was_training)
         return flat_grad(params).clone()
@@ -304,9 +324,10 @@ def train(cfg: Config, resume: bool = False) -> TrainResult:
     wrapped = distributed.wrap(model, device)
     autocast = autocast_factory(cfg.train.precision, device)
     ctx = StepContext(
-        model=wrapped, params=params, param_slices=param_slices(model.named_parameters()),
+        model=_setup_compile(cfg, wrapped), params=params, param_slices=param_slices(model.named_parameters()),
         optimizer=optimizer, scaler=scaler, autocast=autocast, pad_id=data.vocab.pad_id,
         label_smoothing=cfg.train.label_smoothing, clip_norm=cfg.train.clip_norm, langs=data.langs,
+        loss_chunk=cfg.train.loss_chunk,
         dev_grad=_setup_dev_grad(model, params, data, cfg, device),
     )
     # On resume, events after the checkpoint's step are dropped: the loop logs them again.
