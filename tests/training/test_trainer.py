@@ -138,3 +138,19 @@ def test_fused_loss_trains_like_the_loss_from_logits(synthetic_dir: Path, tmp_pa
     for k in a:
         if not k.endswith("k_proj.bias"):  # its gradient is 0 up to rounding, which Adam scales up
             torch.testing.assert_close(a[k], b[k], rtol=1e-3, atol=1e-4)
+
+
+def test_prefetching_changes_nothing_even_when_the_distribution_moves(synthetic_dir: Path, tmp_path: Path) -> None:
+    """MultiDDS sets a new sampling distribution at its updates, so batches drawn ahead are
+    redrawn; the run ends bit for bit where a run without prefetching ends."""
+    common = ("train.max_steps=8", "weighting.method=multidds", "weighting.update_every=2")
+    train(tiny_config(synthetic_dir, tmp_path / "ahead", *common, "data.prefetch=true"))
+    train(tiny_config(synthetic_dir, tmp_path / "plain", *common, "data.prefetch=false"))
+    a, b = params_of(tmp_path / "ahead"), params_of(tmp_path / "plain")
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    sa = load_checkpoint(tmp_path / "ahead" / "checkpoints" / "last.pt")["sampler"]
+    sb = load_checkpoint(tmp_path / "plain" / "checkpoints" / "last.pt")["sampler"]
+    assert sa == sb
+    logged = [e["sampling"] for e in read_metrics(tmp_path / "ahead" / "metrics.jsonl") if "sampling" in e]
+    assert logged[0] != logged[-1]  # the distribution did move

@@ -29,6 +29,7 @@ class DataConfig:
     langs_per_batch: int = option(4, "K: language slots per batch, each drawn from the sampling distribution")
     min_part_tokens: int = option(2048, "cut a language's share of a batch into length-sorted parts of at least this many tokens, each padded on its own, where that saves padding (0 = never)")
     pack: bool = option(True, "pack several sentence pairs into each row (segment-masked attention, positions restarting per pair) instead of padding each pair to its slot's longest; `max_tokens` then counts the pairs' tokens, without padding")
+    prefetch: bool = option(True, "draw the next training batch in a background thread while the current step runs (the same batches and checkpoints as without)")
     pack_len: int = option(128, "tokens per row and side that packing aims at; rows grow to fit a longer pair")
     max_len: int = option(128, "training pairs with a side longer than this many subwords are skipped")
     cache_dir: str = option("", "where the vocabulary and binarized data are cached; empty = `dir`/.catsmt-cache")

@@ -337,6 +337,9 @@ class BatchSampler:
     def __iter__(self) -> BatchSampler:
         return self
 
+    def close(self) -> None:
+        """Nothing to release (see :class:`catsmt.data.prefetch.PrefetchingSampler`)."""
+
     def __next__(self) -> Batch:
         return self.next_batch()
 

@@ -25,6 +25,8 @@ from torch import Tensor, nn
 
 from catsmt.config import Config, save_config
 from catsmt.data import MultilingualData, prepare_data
+from catsmt.data.prefetch import PrefetchingSampler
+from catsmt.data.sampler import BatchSampler
 from catsmt.model import build_model
 from catsmt.model.loss import label_smoothed_loss
 from catsmt.training import distributed
@@ -299,7 +301,8 @@ def train(cfg: Config, resume: bool = False) -> TrainResult:
     method: Weighting = get_method(cfg.weighting.method)(cfg.weighting.params, data.langs, data.sizes("train"))
     optimizer = _setup_optimizer(cfg, params, device)
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.train.precision == "fp16")
-    sampler = data.sampler(method.sampling_probs(), seed=cfg.train.seed, rank=info.rank, world_size=info.world_size)
+    stream = data.sampler(method.sampling_probs(), seed=cfg.train.seed, rank=info.rank, world_size=info.world_size)
+    sampler: BatchSampler | PrefetchingSampler = PrefetchingSampler(stream) if cfg.data.prefetch else stream
     ckpts = CheckpointManager(run / "checkpoints", cfg.train.keep_last)
     state = TrainState()
     if resume and not ckpts.has_checkpoint():
@@ -428,6 +431,7 @@ def train(cfg: Config, resume: bool = False) -> TrainResult:
     if bar is not None:
         bar.close()
     logger.close()
+    sampler.close()
     result = TrainResult(
         run_dir=run, steps=state.step, best_step=state.best_step, best_score=state.best_score,
         valid=state.last_valid, tokens_per_second=state.tokens_seen / max(state.train_seconds, 1e-9), stopped=stopped,
