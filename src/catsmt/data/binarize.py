@@ -242,6 +242,23 @@ def _row_layout(rows: np.ndarray, lens: np.ndarray) -> tuple[np.ndarray, np.ndar
     return flat, segment, width
 
 
+def _packed_side(
+    rows: np.ndarray, lens: np.ndarray, streams: list[np.ndarray], pad_id: int
+) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Lay out one side of pairs sorted by row: each of ``streams`` (flat tokens, pair after
+    pair) as a right-padded ``(n_rows, width)`` tensor, and the segment ids."""
+    pos, seg, width = _row_layout(rows, lens)
+    n_rows = int(rows[-1]) + 1
+    out = []
+    for flat in streams:
+        tokens = np.full(n_rows * width, pad_id, dtype=np.int64)
+        tokens[pos] = flat
+        out.append(torch.from_numpy(tokens.reshape(n_rows, width)))
+    segments = np.zeros(n_rows * width, dtype=np.int64)
+    segments[pos] = seg
+    return out, torch.from_numpy(segments.reshape(n_rows, width))
+
+
 @dataclass
 class TaskArrays:
     """One split of one task: encoded sources and targets, and how to make a padded batch.
@@ -308,40 +325,23 @@ class TaskArrays:
         rows = pack_rows(self.src.lengths[idx], self.tgt.lengths[idx] + 1, row_len)
         by_row = np.argsort(rows, kind="stable")
         idx, rows = idx[by_row], rows[by_row]
-        n_rows = int(rows[-1]) + 1
         src_flat, src_lens = self.src.gather(idx)
-        pos, seg, width = _row_layout(rows, src_lens)
-        src = np.full(n_rows * width, self.pad_id, dtype=np.int64)
-        src[pos] = src_flat
-        src_seg = np.zeros(n_rows * width, dtype=np.int64)
-        src_seg[pos] = seg
+        (src,), src_seg = _packed_side(rows, src_lens, [src_flat], self.pad_id)
 
         tgt_flat, tgt_lens = self.tgt.gather(idx)
-        pos, seg, width = _row_layout(rows, tgt_lens + 1)  # each target takes pieces + 1
         last = np.cumsum(tgt_lens + 1) - 1  # the </s> of tgt_out, or the last piece of tgt_in
         first = last - tgt_lens  # the tag of tgt_in, or the first piece of tgt_out
-        is_last = np.zeros(len(pos), dtype=bool)
-        is_last[last] = True
-        is_first = np.zeros(len(pos), dtype=bool)
-        is_first[first] = True
-        out_flat = np.full(len(pos), self.eos_id, dtype=np.int64)
-        out_flat[~is_last] = tgt_flat
-        in_flat = np.full(len(pos), self.tgt_tag, dtype=np.int64)
-        in_flat[~is_first] = tgt_flat
-        tgt_in, tgt_out = (np.full(n_rows * width, self.pad_id, dtype=np.int64) for _ in range(2))
-        tgt_in[pos], tgt_out[pos] = in_flat, out_flat
-        tgt_seg = np.zeros(n_rows * width, dtype=np.int64)
-        tgt_seg[pos] = seg
-        src_w = len(src) // n_rows
-        return LangBatch(
-            self.task,
-            torch.from_numpy(src.reshape(n_rows, src_w)),
-            torch.from_numpy(tgt_in.reshape(n_rows, width)),
-            torch.from_numpy(tgt_out.reshape(n_rows, width)),
-            self.pad_id,
-            torch.from_numpy(src_seg.reshape(n_rows, src_w)),
-            torch.from_numpy(tgt_seg.reshape(n_rows, width)),
-        )
+        n = int(last[-1]) + 1
+        out_flat = np.full(n, self.eos_id, dtype=np.int64)
+        piece = np.ones(n, dtype=bool)
+        piece[last] = False
+        out_flat[piece] = tgt_flat
+        in_flat = np.full(n, self.tgt_tag, dtype=np.int64)
+        piece[last], piece[first] = True, False
+        in_flat[piece] = tgt_flat
+        # each target takes its pieces + 1 positions on both decoder sides
+        (tgt_in, tgt_out), tgt_seg = _packed_side(rows, tgt_lens + 1, [in_flat, out_flat], self.pad_id)
+        return LangBatch(self.task, src, tgt_in, tgt_out, self.pad_id, src_seg, tgt_seg)
 
 
 @dataclass
