@@ -102,6 +102,9 @@ class Weighting:
         missing = [lang for lang in langs if lang not in sizes]
         if missing:
             raise ValueError(f"no training size given for: {', '.join(missing)}")
+        validate = getattr(params, "validate", None)
+        if validate is not None:
+            validate()
         self.params = params
         self.langs = list(langs)
         self.sizes = {lang: int(sizes[lang]) for lang in langs}

@@ -1,8 +1,9 @@
 """CATS: Curvature-Aware Task Scaling (Li & Gong, NeurIPS 2021, Section 3.3, Algorithm 1).
 
 The model is trained on ``Σ_n α_n L_n``; every ``m`` updates (a meta update) the per-language
-weights α take one SGD step on the Lagrangian of Eq. 4 and the multipliers λ one projected
-gradient-ascent step::
+weights α take one descent step on the Lagrangian of Eq. 4 and the multipliers λ one
+projected ascent step, both from the gradients of the same batch and at the same point
+(Algorithm 1, line 11)::
 
     L_CATS(θ, α, λ) = Σ_n α_n L_n − λ_c (ε − ‖Σ_n α_n g_n‖²) + λ_s (Σ_n α_n − 1)² − Σ_n λ_n (α_n − ε_α)
 
@@ -11,38 +12,26 @@ with ``g_n = ∇_θ L_n`` and ``G = [g_i · g_j]``, so ``‖Σ α_n g_n‖² = �
     ∂L/∂α_n  = L_n + 2 λ_c (Gα)_n + 2 λ_s (Σα − 1) − λ_n        (α: descent)
     ∂L/∂λ_c  = αᵀGα − ε,  ∂L/∂λ_s = (Σα − 1)²,  ∂L/∂λ_n = ε_α − α_n   (λ: ascent, then max(0, ·))
 
-Choices the paper leaves open, and why (see docs/cats.md for the measurements):
+Two modes (``docs/cats.md`` has the table of every choice and the measurements):
 
-* **α lives on all N languages**, initialised to 1/N (Appendix B); a batch holds K of them.
-  The loss and curvature terms of a meta update use the batch's K languages (Eq. 3); the
-  sum constraint and the lower bounds act on all N. The model update uses the batch's α
-  renormalised to sum to 1, so the step size matches token-weighted training whatever K is.
-* **Scale-free terms** (``normalize: true``, the default). ``αᵀGα`` scales with the model,
-  the loss and the learning-rate phase, and ``L_n`` is a few nats; taken raw, one α step of
-  lr 0.1 moves α by 0.2-0.6 when α_n ≈ 1/8, which collapses α in a few meta updates. We use
-  ``L̂_n = L_n / mean_B(L)`` and ``Ĝ = G / mean_B(diag G)``: both are O(1) and
-  dimensionless, so ``curvature_bound`` (ε) is relative to the mean per-language squared
-  gradient norm and one set of step sizes works across models. Set ``normalize: false``
-  for the literal Eq. 4.
-* **Two bounds.** Eq. 4 uses one ε both as the curvature bound and as α's lower bound; they
-  have different units, so they are two settings: ``curvature_bound`` and ``alpha_min``.
-* **The batch's sum constraint held exactly** (``center: true``, the default). Eq. 3 asks
-  ``Σ_{n=1}^K α_n = 1`` over the batch's languages; Eq. 4 enforces it only through the
-  penalty ``λ_s (Σα − 1)²``, whose multiplier starts at 0 and grows slowly. Since every
-  ``L_n > 0``, the literal step drains α of every language in the batch at once (α summed
-  to 0.49 after three meta updates on tatoeba-related). We project the α step onto the
-  tangent of the constraint: the gradient is centred over the batch's languages, so a meta
-  update moves weight *between* them and their total is unchanged; the λ_s term still acts
-  on any drift (from clipping at 0). ``center: false`` gives the literal penalty form.
-* **A safe α step**: the step is ``min(alpha_lr, 1/Lip)`` where ``Lip = 2 λ_c ‖G‖₂ + 2 λ_s N``
-  bounds the curvature of Eq. 4 in α. Without it, as λ_c grows by ascent the SGD step on
-  ``λ_c αᵀGα`` overshoots, α oscillates and piles onto a few languages.
-* **α stays non-negative**: after each step α is clipped at 0 (the λ_n terms keep it above
-  ``alpha_min`` softly, as Eq. 4 intends; the clip only stops a negative loss weight).
+* ``projected`` (the default). The constraints of Eq. 3 -- α on the simplex, every
+  ``α_n ≥ alpha_min`` -- are held *exactly* instead of through the penalty and the λ_s, λ_n
+  multipliers: the α step is ``α_B ← Π(α_B − η ∂L/∂α_B)``, the Euclidean projection onto
+  ``{x : Σ x = Σ α_B, x ≥ alpha_min}`` (the batch's languages B keep their total, the others
+  are not touched, so Σα = 1 over all N languages). Loss and Gram terms are scale-free
+  (``L_n / mean_B L`` and ``G / mean_B diag G``), λ_c ascends on ``αᵀGα − ε`` and is kept in
+  ``[0, lambda_max]`` (a box-constrained dual), and the step is ``min(alpha_lr, 1/Lip)`` with
+  ``Lip = 2 λ_c ‖G‖₂``; with λ_c bounded and ``‖Ĝ‖₂ ≤ K`` that step never falls below
+  ``min(alpha_lr, 1 / (2 lambda_max K))``, so α keeps learning however long the run.
+* ``literal``: Eq. 4 and Algorithm 1 with nothing added -- raw ``L_n`` and ``G``, plain SGD on
+  α, the penalty ``λ_s (Σ_{n∈B} α_n − 1)²`` and the λ_n terms of the batch's languages, no
+  projection, no clip, no step cap, and the model updated with the raw ``Σ α̃_n g_n``. It
+  does not stay on the simplex (every ``L_n > 0`` drains α); kept to reproduce the paper.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -53,15 +42,19 @@ from torch import Tensor
 from catsmt.config_fields import option
 from catsmt.weighting.base import TaskGradients, Weighting, check_state_keys, check_state_langs
 
+MODES = ("projected", "literal")
+
 
 @dataclass
 class CATSParams:
-    alpha_lr: float = option(0.1, "SGD learning rate of α (the paper: 0.1 or 0.2)")
-    multiplier_lr: float = option(0.5, "gradient-ascent step size η of the Lagrange multipliers λ_c, λ_s, λ_n (not given in the paper)")
-    curvature_bound: float = option(0.0, "ε of the curvature constraint αᵀGα ≤ ε (relative to mean_n ‖g_n‖² when normalize is true)")
-    alpha_min: float = option(0.01, "lower bound of each α_n, enforced by the λ_n multipliers")
-    normalize: bool = option(True, "scale-free terms: L_n / mean(L) and G / mean(diag G); false = literal Eq. 4")
-    center: bool = option(True, "project the α step onto Σ_{n∈B} α_n = const (the batch's sum constraint held exactly); false = Eq. 4's penalty alone")
+    mode: str = option("projected", "α update: 'projected' (α held on the capped simplex exactly, λ_c bounded) or 'literal' (Eq. 4 + Algorithm 1 with nothing added; collapses)")
+    alpha_lr: float = option(0.1, "learning rate η_α of the α descent step (the paper: 0.1 or 0.2)")
+    multiplier_lr: float = option(0.5, "gradient-ascent step size of the Lagrange multipliers (not given in the paper)")
+    curvature_bound: float = option(0.0, "ε of the curvature constraint αᵀGα ≤ ε (relative to mean_n ‖g_n‖² when the terms are normalized)")
+    alpha_min: float = option(0.01, "lower bound ε_α of every α_n (held exactly in projected mode, through λ_n in literal mode)")
+    lambda_max: float | None = option(None, "upper bound of λ_c; None = the mode's default (projected: 1.0, literal: unbounded)")
+    normalize: bool | None = option(None, "scale-free terms L_n / mean(L) and G / mean(diag G); None = the mode's default (projected: true, literal: false)")
+    center: bool = option(True, "kept so that configs of catsmt 0.1 load: true holds the batch's sum (what projected mode does); false was the penalty form, now mode=literal")
     update_every: list[list[int]] = option(
         [[8000, 10], [0, 1000]],
         "meta-update schedule [[until_step, m], ...]: every m updates until until_step; 0 = for the rest (the paper: m=10 for 8k updates, then 1000)",
@@ -70,13 +63,39 @@ class CATSParams:
     temperature: float = option(float("inf"), "data sampling temperature; inf (uniform over languages) makes α the effective language weight")
 
     def validate(self) -> None:
-        if self.alpha_lr < 0 or self.multiplier_lr < 0:
-            raise ValueError("alpha_lr and multiplier_lr must be >= 0")
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got '{self.mode}'")
+        if not self.center and self.mode == "projected":
+            raise ValueError("center=false (the penalty form of Eq. 4) is mode=literal now; projected mode always holds the sum")
+        for name in ("alpha_lr", "multiplier_lr", "curvature_bound"):
+            value = getattr(self, name)
+            if not (value >= 0 and math.isfinite(value)):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+        if not 0 <= self.alpha_min < 1:
+            raise ValueError(f"alpha_min must be in [0, 1), got {self.alpha_min}")
+        if self.lambda_max is not None and not self.lambda_max >= 0:
+            raise ValueError(f"lambda_max must be >= 0 (or null for the mode's default), got {self.lambda_max}")
+        if self.meta_start < 0:
+            raise ValueError(f"meta_start must be >= 0, got {self.meta_start}")
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0 (inf for uniform), got {self.temperature}")
         if not self.update_every:
             raise ValueError("update_every needs at least one [until_step, m] entry")
         for entry in self.update_every:
             if len(entry) != 2 or entry[1] < 1 or entry[0] < 0:
                 raise ValueError(f"update_every entries are [until_step >= 0, m >= 1], got {entry}")
+
+    @property
+    def resolved_lambda_max(self) -> float:
+        if self.lambda_max is not None:
+            return float(self.lambda_max)
+        return 1.0 if self.mode == "projected" else math.inf
+
+    @property
+    def resolved_normalize(self) -> bool:
+        if self.normalize is not None:
+            return bool(self.normalize)
+        return self.mode == "projected"
 
 
 def meta_interval(schedule: Sequence[Sequence[int]], step: int) -> int:
@@ -109,9 +128,34 @@ def lagrangian_alpha_grad(
         gram: ``(K, K)`` their Gram matrix ``G`` (normalised or raw).
         lambda_c, lambda_s: the curvature and sum multipliers.
         lambda_batch: ``(K,)`` the lower-bound multipliers λ_n of those languages.
-        alpha_sum: ``Σ_n α_n`` over all N languages.
+        alpha_sum: the ``Σ α_n`` of the sum constraint (over the batch's languages, Eq. 4).
     """
     return losses + 2.0 * lambda_c * (gram @ alpha_batch) + 2.0 * lambda_s * (alpha_sum - 1.0) - lambda_batch
+
+
+def project_capped_simplex(y: Tensor, total: float, floor: float) -> Tensor:
+    """Euclidean projection of ``y`` onto ``{x : Σ x = total, x_i ≥ floor}``.
+
+    With ``x = floor + z`` this is the projection of ``y − floor`` onto the simplex of mass
+    ``total − K·floor``, solved exactly by sorting (Held, Wolfe & Crowder 1974; Duchi et al.
+    2008): ``z = max(y − floor − τ, 0)`` with the threshold τ that makes the mass right.
+
+    Raises:
+        ValueError: ``total < K·floor`` (no feasible point).
+    """
+    k = y.numel()
+    mass = total - k * floor
+    if mass < -1e-12 * max(1.0, abs(total)):
+        raise ValueError(f"no point of sum {total} has {k} entries >= {floor}")
+    if mass <= 0:
+        return torch.full_like(y, floor, dtype=torch.float64)
+    v = y.double() - floor
+    u = torch.sort(v, descending=True).values
+    cumulative = torch.cumsum(u, 0) - mass
+    ranks = torch.arange(1, k + 1, dtype=torch.float64)
+    active = int((u - cumulative / ranks > 0).nonzero().max()) + 1  # ≥ 1: u_1 − (u_1 − mass) > 0
+    tau = float(cumulative[active - 1]) / active
+    return (v - tau).clamp_min(0.0) + floor
 
 
 class CATS(Weighting):
@@ -131,6 +175,8 @@ class CATS(Weighting):
     def __init__(self, params: CATSParams, langs: Sequence[str], sizes: Mapping[str, int]) -> None:
         super().__init__(params, langs, sizes)
         n = len(self.langs)
+        if params.mode == "projected" and params.alpha_min * n > 1.0 + 1e-12:
+            raise ValueError(f"alpha_min={params.alpha_min} is infeasible for {n} languages: alpha_min × N must be <= 1")
         self.alpha = torch.full((n,), 1.0 / n, dtype=torch.float64)  # on the simplex (Appendix B)
         self.lambda_c = 0.0
         self.lambda_s = 0.0
@@ -145,15 +191,16 @@ class CATS(Weighting):
         return (step - p.meta_start) % meta_interval(p.update_every, step) == 0
 
     def batch_alpha(self, langs: Sequence[str]) -> Tensor:
-        """α of ``langs`` renormalised to sum to 1: the weights of the model update."""
-        a = self.alpha[[self.index[lang] for lang in langs]]
-        total = float(a.sum())
-        if total <= 0:
-            return torch.full((len(langs),), 1.0 / len(langs), dtype=torch.float32)
-        return (a / total).float()
+        """The weights of the model update (float32, CPU): in projected mode α of ``langs``
+        renormalised to sum to 1 (Eq. 3's batch simplex); in literal mode the raw α̃ of
+        Algorithm 1, line 9."""
+        a = self.alpha[self.positions(langs)]
+        if self.params.mode == "literal":
+            return a.float()
+        return (a / a.sum()).float()
 
     def loss_weights(self, step: int, langs: Sequence[str], n_tokens: Tensor) -> Tensor:
-        return self.batch_alpha(langs)
+        return self.batch_alpha(langs).to(n_tokens.device)
 
     def combine(self, step: int, tasks: TaskGradients) -> Tensor:
         """Update θ with ``Σ α̃_n g_n`` (α̃ = α before this meta update, Algorithm 1 lines 6-9),
@@ -164,41 +211,49 @@ class CATS(Weighting):
         return update
 
     def meta_update(self, langs: Sequence[str], losses: Tensor, gram: Tensor) -> None:
-        """One step of α (descent) and λ (projected ascent) on Eq. 4."""
+        """One meta update: α descends and λ ascends Eq. 4, both at the current α (Algorithm 1,
+        line 11: the two gradients are taken at the same point, then applied)."""
         p: CATSParams = self.params
-        idx = torch.tensor([self.index[lang] for lang in langs])
-        losses = losses.double().cpu()
-        gram = gram.double().cpu()
-        if p.normalize:
-            losses = losses / losses.mean().clamp_min(1e-12)
+        idx = self.positions(langs)
+        losses = losses.detach().double().cpu()
+        gram = gram.detach().double().cpu()
+        if p.resolved_normalize:
+            losses = losses / losses.mean().abs().clamp_min(1e-12)
             gram = gram / torch.diagonal(gram).mean().clamp_min(1e-30)
         a_b = self.alpha[idx]
-        grad = torch.zeros_like(self.alpha) + 2.0 * self.lambda_s * (float(self.alpha.sum()) - 1.0) - self.lambda_n
-        grad[idx] = lagrangian_alpha_grad(
-            a_b, losses, gram, self.lambda_c, self.lambda_s, self.lambda_n[idx], float(self.alpha.sum())
-        )
-        if p.center:
-            grad[idx] -= grad[idx].mean()
-        lr = min(p.alpha_lr, self._stable_lr(gram))
-        self.alpha = (self.alpha - lr * grad).clamp_min(0.0)
-        # Multipliers: gradient ascent with the new α, kept non-negative.
-        a_b = self.alpha[idx]
         curv = float(curvature(a_b, gram))
-        sum_gap = float(self.alpha.sum()) - 1.0
-        self.lambda_c = max(0.0, self.lambda_c + p.multiplier_lr * (curv - p.curvature_bound))
-        self.lambda_s = max(0.0, self.lambda_s + p.multiplier_lr * sum_gap**2)
-        self.lambda_n = (self.lambda_n + p.multiplier_lr * (p.alpha_min - self.alpha)).clamp_min(0.0)
+        if p.mode == "projected":
+            step = self._projected_step(idx, a_b, losses, gram)
+        else:
+            step = self._literal_step(idx, a_b, losses, gram)
+        # λ_c: projected ascent on αᵀGα − ε at the same point as the α gradient, kept in [0, λ_max].
+        self.lambda_c = min(p.resolved_lambda_max, max(0.0, self.lambda_c + p.multiplier_lr * (curv - p.curvature_bound)))
         self.meta_updates += 1
-        self.last = {"curvature": curv, "alpha_sum": float(self.alpha.sum()), "lambda_c": self.lambda_c, "lambda_s": self.lambda_s}
+        self.last = {
+            "curvature": curv,
+            "alpha_sum": float(self.alpha.sum()),
+            "alpha_step": step,
+            "lambda_c": self.lambda_c,
+            "lambda_s": self.lambda_s,
+        }
 
-    def _stable_lr(self, gram: Tensor) -> float:
-        """``1 / Lip``: the largest α step that cannot overshoot on the quadratic part of Eq. 4.
+    def _projected_step(self, idx: Tensor, a_b: Tensor, losses: Tensor, gram: Tensor) -> float:
+        """α_B ← Π(α_B − η ∂L/∂α_B); the λ_s, λ_n terms are replaced by the exact projection."""
+        grad = losses + 2.0 * self.lambda_c * (gram @ a_b)
+        lip = 2.0 * self.lambda_c * float(torch.linalg.eigvalsh(gram).max())
+        step = min(self.params.alpha_lr, 1.0 / lip) if lip > 0 else self.params.alpha_lr
+        self.alpha[idx] = project_capped_simplex(a_b - step * grad, float(a_b.sum()), self.params.alpha_min)
+        return step
 
-        ``∂L/∂α`` is Lipschitz with constant ``2 λ_c ‖G‖₂ + 2 λ_s N``; SGD with a step above
-        ``1 / Lip`` oscillates and diverges once λ_c has grown (observed as α collapsing).
-        """
-        lip = 2.0 * self.lambda_c * float(torch.linalg.eigvalsh(gram).max()) + 2.0 * self.lambda_s * len(self.langs)
-        return 1.0 / lip if lip > 0 else float("inf")
+    def _literal_step(self, idx: Tensor, a_b: Tensor, losses: Tensor, gram: Tensor) -> float:
+        """Plain SGD on α and projected ascent on λ_s, λ_n, as Eq. 4 and Algorithm 1 write them."""
+        p: CATSParams = self.params
+        sum_b = float(a_b.sum())
+        grad = lagrangian_alpha_grad(a_b, losses, gram, self.lambda_c, self.lambda_s, self.lambda_n[idx], sum_b)
+        self.lambda_s = max(0.0, self.lambda_s + p.multiplier_lr * (sum_b - 1.0) * (sum_b - 1.0))  # inf, not OverflowError
+        self.lambda_n[idx] = (self.lambda_n[idx] + p.multiplier_lr * (p.alpha_min - a_b)).clamp_min(0.0)
+        self.alpha[idx] = a_b - p.alpha_lr * grad
+        return p.alpha_lr
 
     def sampling_probs(self) -> dict[str, float]:
         from catsmt.weighting.base import temperature_probs

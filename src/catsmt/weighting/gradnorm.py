@@ -116,7 +116,7 @@ class GradNorm(Weighting):
 
     def loss_weights(self, step: int, langs: Sequence[str], n_tokens: Tensor) -> Tensor:
         w = self.weights[self.positions(langs)]
-        return (w / w.sum()).float()
+        return (w / w.sum()).float().to(n_tokens.device)
 
     def combine(self, step: int, tasks: TaskGradients) -> Tensor:
         pos = self.positions(tasks.langs)
