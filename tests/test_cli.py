@@ -175,8 +175,10 @@ def test_demo_runs_end_to_end_on_synthetic_data(
     )
     assert code == 0, stderr
     report = (out / "report.md").read_text()
-    for method in ("T=1", "T=5", "CATS"):
+    for method in ("T=1", "T=inf", "CATS"):
         assert method in report
     runs = json.loads((out / "results.json").read_text())["runs"]
     assert len(runs) == 3 and all(len(r["scores"]["langs"]) == 4 for r in runs)
+    assert all(r["steps"] == 5 and r["stop_reason"] == "max_steps" for r in runs)  # equal updates, no time cap
+    assert "T=∞ against T=1: low-resource chrF" in stdout and "CATS: low" in stdout  # the verdict
     assert (out / "report.html").is_file()

@@ -224,17 +224,24 @@ def cmd_compare(args: argparse.Namespace) -> int:
     result = compare(
         args.config, parse_methods(args.methods), seeds, args.out, args.overrides,
         decode=DecodeConfig(beam=args.beam), split=args.split, device=args.device,
-        eval_max_sentences=args.max_sentences, command=" ".join(["catsmt", *sys.argv[1:]]),
+        eval_max_sentences=args.max_sentences, command=" ".join(["catsmt", *sys.argv[1:]]), jobs=args.jobs,
     )
     _print_report(result)
     return 0
 
 
 def _print_report(result: object) -> None:
+    from catsmt.report.compare import METHOD_LABELS
     from catsmt.report.render import build_tables
+    from catsmt.report.verdict import verdict
 
     r = result
-    print(build_tables(r.records, "test")["bleu"].to_text())  # type: ignore[attr-defined]
+    tables = build_tables(r.records, "test")  # type: ignore[attr-defined]
+    print(tables["chrf"].to_text())
+    print(tables["bleu"].to_text())
+    for metric in ("chrf", "bleu"):
+        for line in verdict(r.records, metric, lambda m: METHOD_LABELS.get(m, m)):  # type: ignore[attr-defined]
+            print(line)
     print(f"report: {r.report_md} and {r.report_html}")  # type: ignore[attr-defined]
 
 
@@ -242,8 +249,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from catsmt.report.demo import DemoSettings, run_demo
 
     settings = DemoSettings(
-        data=args.data, out=args.out, minutes=args.minutes, methods=args.methods,
-        mirror=args.mirror, max_steps=args.max_steps, eval_sentences=args.eval_sentences,
+        data=args.data, out=args.out, methods=args.methods, mirror=args.mirror,
+        max_steps=args.max_steps, eval_sentences=args.eval_sentences, jobs=args.jobs,
     )
     _print_report(run_demo(settings, command=" ".join(["catsmt", *sys.argv[1:]])))
     return 0
@@ -365,18 +372,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", default="1", help="comma-separated training seeds")
     p.add_argument("--out", required=True, help="report folder (runs/, results.csv/json, report.md/html)")
     p.add_argument("--beam", type=int, default=5, help="beam size of the test evaluation")
-    p.add_argument("--split", default="test", help="evaluation split")
+    p.add_argument("--split", default="test", choices=["valid", "test"], help="evaluation split")
     p.add_argument("--device", default="cpu", help="decoding device")
     p.add_argument("--max-sentences", type=int, default=0, help="per-language cap on evaluated sentences (0 = all)")
+    p.add_argument("--jobs", type=int, default=1, help="runs trained and evaluated at once, one process each (set train.threads so that jobs x threads fits the cores)")
     p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("demo", help="the main job on a small default: T=1, T=5 and CATS on tatoeba-related, with a report")
-    p.add_argument("--data", default="tatoeba-related", choices=["tatoeba-related", "synthetic"], help="corpus")
+    p = sub.add_parser("demo", help="the main job on a small default: T=1, T=inf and CATS on tatoeba-ted8, equal updates, with a report and a verdict")
+    p.add_argument("--data", default="tatoeba-ted8", choices=["tatoeba-ted8", "tatoeba-related", "synthetic"], help="corpus")
     p.add_argument("--out", default="demo", help="output folder")
-    p.add_argument("--minutes", type=float, default=10.0, help="approximate total budget on 2 CPU cores")
-    p.add_argument("--methods", default="t1,t5,cats", help="methods to compare")
+    p.add_argument("--methods", default="t1,tinf,cats", help="methods to compare")
+    p.add_argument("--jobs", type=int, default=0, help="methods trained at once, one process and thread each (0 = one per method, at most the CPU count)")
     p.add_argument("--mirror", default=None, help="offline mirror folder (default: $CATSMT_MIRROR)")
-    p.add_argument("--max-steps", type=int, default=800, help="updates per method (the same for all)")
+    p.add_argument("--max-steps", type=int, default=1000, help="updates per method (the same for all; no time cap)")
     p.add_argument("--eval-sentences", type=int, default=200, help="test sentences per language for BLEU")
     p.set_defaults(func=cmd_demo)
 

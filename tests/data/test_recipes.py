@@ -115,13 +115,13 @@ def test_clean_pairs_drops_empty_and_duplicates_and_flattens_line_breaks():
 # Registry and options
 
 
-def test_registry_has_the_four_recipes_with_descriptions():
-    assert list(RECIPES) == ["tatoeba-related", "wmt-news", "synthetic", "ted"]
+def test_registry_has_the_recipes_with_descriptions():
+    assert list(RECIPES) == ["tatoeba-related", "tatoeba-ted8", "wmt-news", "synthetic", "ted"]
     assert all(r.description and "\n" not in r.description for r in RECIPES.values())
 
 
 def test_unknown_recipe_and_options(tmp_path):
-    with pytest.raises(DataError, match="valid recipes: tatoeba-related, wmt-news"):
+    with pytest.raises(DataError, match="valid recipes: tatoeba-related, tatoeba-ted8, wmt-news"):
         build("tatoeba", tmp_path / "out")
     with pytest.raises(DataError, match="did you mean 'sizes'"):
         build("synthetic", tmp_path / "out", size=[10])
@@ -345,3 +345,19 @@ def test_wmt_news_all_languages(tmp_path):
     assert stats["pairs"]["deu"]["train"] > 30000 and stats["pairs"]["kaz"]["train"] < 2000
     by_split = english_by_split(read_back(tmp_path / "wmt"))
     assert not by_split["train"] & (by_split["valid"] | by_split["test"])
+
+
+@needs_mirror
+def test_tatoeba_ted8_caps_training_only_and_keeps_the_held_out_sets(tatoeba, tmp_path):
+    """tatoeba-ted8 = tatoeba-related with TED-8 related's imbalance: the caps cut training
+    pairs only, so valid and test are those of tatoeba-related, sentence for sentence."""
+    out = tmp_path / "ted8"
+    build("tatoeba-ted8", out, mirror=MIRROR)
+    ted8, related = read_back(out), read_back(tatoeba[0])
+    sizes = {lang: len(splits["train"]) for lang, splits in ted8.items()}
+    assert (sizes["aze"], sizes["bel"], sizes["ukr"]) == (500, 375, 5000)
+    for lang in ted8:
+        assert ted8[lang]["valid"] == related[lang]["valid"] and ted8[lang]["test"] == related[lang]["test"]
+        n = min(len(ted8[lang]["train"]), len(related[lang]["train"]))  # ukr: 5,000 here, 2,500 there
+        assert ted8[lang]["train"][:n] == related[lang]["train"][:n]
+    assert min(sizes[h] for h in ("tur", "rus", "por", "ces")) / max(sizes[lo] for lo in ("aze", "bel")) > 20

@@ -12,6 +12,8 @@ from catsmt.cli import main
 from catsmt.evaluation.significance import sacrebleu_paired_bs
 from catsmt.report.compare import compare
 
+OVERRIDES: list[str] = []
+
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -27,7 +29,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "train.log_every=3", "weighting.update_every=[[0,3]]",
     ]
     out = base / "report"
-    compare(None, ["t1", "cats"], [1], out, overrides[:-1], split="test", command="test")
+    OVERRIDES[:] = overrides[:-1]
+    compare(None, ["t1", "cats"], [1], out, OVERRIDES, split="test", command="test")
     return out
 
 
@@ -74,9 +77,43 @@ def test_finished_runs_are_reused(report: Path, caplog: pytest.LogCaptureFixture
     from catsmt.decoding.config import DecodeConfig
     from catsmt.report.compare import train_and_evaluate
 
-    train_and_evaluate(None, [], "t1", 1, report, DecodeConfig(), "test")
+    train_and_evaluate(None, OVERRIDES, "t1", 1, report, DecodeConfig(), "test")
     assert (report / "runs" / "t1-s1" / "checkpoints" / "last.pt").stat().st_mtime_ns == before
     assert "reusing finished run" in caplog.text
+
+
+def test_results_record_updates_and_stop_reason(report: Path) -> None:
+    for run in json.loads((report / "results.json").read_text())["runs"]:
+        assert run["steps"] == 12 and run["stop_reason"] == "max_steps"
+        assert run["target_tokens"] > 0 and run["train_seconds"] > 0
+    md = (report / "report.md").read_text()
+    assert "## Runs" in md and "max_steps" in md and "## Verdict" in md
+    assert "chrF signature: nrefs:1|case:mixed|eff:yes|nc:6" in md and "BLEU signature: nrefs:1|case:mixed|eff:no|tok:13a" in md
+    assert (report / "figures" / "pareto_chrf.png").stat().st_size > 0
+    assert (report / "figures" / "multipliers_cats.png").stat().st_size > 0
+
+
+def test_a_changed_budget_trains_again_and_keeps_the_old_run(report: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from catsmt.decoding.config import DecodeConfig
+    from catsmt.report.compare import train_and_evaluate
+
+    shutil.copytree(report / "runs" / "t1-s1", tmp_path / "runs" / "t1-s1")
+    record = train_and_evaluate(None, [*OVERRIDES, "train.max_steps=6"], "t1", 1, tmp_path, DecodeConfig(beam=1), "test")
+    assert record.summary["steps"] == 6
+    old = json.loads((tmp_path / "runs" / "t1-s1.superseded-1" / "summary.json").read_text())
+    assert old["steps"] == 12  # moved aside, not lost
+
+
+def test_parallel_jobs_give_the_same_results_as_one_at_a_time(report: Path, tmp_path: Path) -> None:
+    out = tmp_path / "parallel"
+    compare(None, ["t1", "cats"], [1], out, OVERRIDES, split="test", command="test", jobs=2)
+    seq = {(r["method"], r["lang"]): r for r in json.loads((report / "results.json").read_text())["rows"]}
+    par = {(r["method"], r["lang"]): r for r in json.loads((out / "results.json").read_text())["rows"]}
+    assert seq.keys() == par.keys()
+    for key, row in seq.items():
+        assert (par[key]["bleu"], par[key]["chrf"], par[key]["valid_nll"]) == (row["bleu"], row["chrf"], row["valid_nll"])
 
 
 def test_cli_rejects_unknown_methods(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -53,6 +53,7 @@ class Cell:
     best: bool  # (one of) the highest value(s) of the column, at the shown precision
     strongest_baseline: bool  # the row is the strongest baseline
     significant: bool  # significantly different from the strongest baseline
+    worse: bool = False  # ... and below it (the mark then says so)
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ class Table:
             parts.append(baseline.format(name=self.strongest_baseline))
         if any(c.significant for row in self.cells.values() for c in row):
             against = "the strongest baseline" if self.strongest_baseline else "the baseline"
-            parts.append(f"{star}: p < 0.05 against {against} (paired bootstrap)")
+            parts.append(f"{star}: significantly better, †: significantly worse than {against} (p < 0.05, paired bootstrap)")
         if max(self.seeds.values()) > 1:
             parts.append("mean ± std over seeds")
         return "; ".join(parts) + "."
@@ -108,7 +109,7 @@ class Table:
             for cell in self.cells[method]:
                 text = self._value(cell, with_std=True)
                 if cell.significant:
-                    text += "\\*"
+                    text += "†" if cell.worse else "\\*"
                 if cell.best:
                     text = f"**{text}**"
                 if cell.strongest_baseline:
@@ -153,7 +154,7 @@ class Table:
             for cell in self.cells[method]:
                 # fixed-width marks after the number keep the numbers aligned
                 marks = ("^" if cell.best else " ") + (
-                    ("*" if cell.significant else " ") if any_sig else ""
+                    (("†" if cell.worse else "*") if cell.significant else " ") if any_sig else ""
                 )
                 row.append(self._value(cell, with_std=True).replace(" ± ", "±") + marks)
             body.append(row)
@@ -335,6 +336,7 @@ def build_table(
     agg = _aggregate(results, metric, groups, averages)
 
     marks: dict[str, set[str]] = {}
+    worse: dict[str, set[str]] = {}
     valid = {_significance_key(c) for c in agg.columns if c.group != "avg"}
     valid |= {f"avg_{key}" for key in AVERAGE_LABELS}
     for method, tests in (significance or {}).items():
@@ -350,6 +352,7 @@ def build_table(
                     f"valid keys: {', '.join(sorted(valid))}"
                 )
         marks[method] = {key for key, test in tests.items() if test["significant"]}
+        worse[method] = {key for key, test in tests.items() if test["significant"] and test["delta"] < 0}
 
     best = [
         max(round(agg.values[m][j][0], digits) for m in results) for j in range(len(agg.columns))
@@ -362,6 +365,7 @@ def build_table(
                 best=round(mean, digits) == best[j],
                 strongest_baseline=method == sb,
                 significant=_significance_key(column) in marks.get(method, set()),
+                worse=_significance_key(column) in worse.get(method, set()),
             )
             for j, (column, (mean, std)) in enumerate(
                 zip(agg.columns, agg.values[method], strict=True)

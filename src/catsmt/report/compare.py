@@ -1,9 +1,12 @@
 """``catsmt compare``: train several methods with the same budget, evaluate, and report.
 
-Each (method, seed) trains into ``OUT/runs/<method>-s<seed>`` with the same config, steps
-and time limit; only the method's weighting differs. Finished runs are reused and
-interrupted ones resumed, so an interrupted comparison continues where it stopped. The
-best checkpoint of each run is evaluated on the test split with beam search, and the
+Each (method, seed) trains into ``OUT/runs/<method>-s<seed>`` with the same config and the
+same update budget; only the method's weighting and the seed differ. Finished runs are
+reused and interrupted ones resumed, so an interrupted comparison continues where it
+stopped -- but only when the run's stored config is the one asked for: a run trained with
+another config (another budget, say) is moved aside to ``<name>.superseded-<n>`` and trained
+again. ``jobs`` runs train and evaluate in parallel processes. The best checkpoint of each run
+(best mean validation NLL, as the paper selects) is evaluated on the test split, and the
 results go to ``OUT/results.{json,csv}`` and ``OUT/report.{md,html}``.
 """
 
@@ -12,13 +15,16 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import multiprocessing
 import subprocess
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 
 from catsmt.config import Config, load_config
 from catsmt.decoding.config import DecodeConfig
@@ -88,6 +94,40 @@ def run_config(config: str | Path | None, overrides: Sequence[str], method: str,
     return load_config(config, [*overrides, *METHOD_PRESETS[method], f"train.seed={seed}", f"train.run_dir={run_dir}"])
 
 
+#: Config keys that do not change what a run learns: they may differ between a stored run and
+#: the request without the run being trained again.
+_NOT_LEARNED = {("train", "run_dir"), ("train", "progress"), ("train", "tensorboard")}
+
+
+def learned_config(cfg: Config) -> dict[str, Any]:
+    """The resolved config without the keys of :data:`_NOT_LEARNED` (what decides the weights)."""
+    data = cfg.to_dict()
+    for section, key in _NOT_LEARNED:
+        data.get(section, {}).pop(key, None)
+    return data
+
+
+def _supersede_if_changed(run_dir: Path, cfg: Config) -> None:
+    """Move a run trained with another config aside, so that it is trained again."""
+    stored = run_dir / "config.yaml"
+    if not stored.exists():
+        return
+    from catsmt.config import from_dict
+
+    try:
+        old = learned_config(from_dict(Config, yaml.safe_load(stored.read_text())))
+    except Exception:  # noqa: BLE001 - an unreadable config is a changed config
+        old = None
+    if old == learned_config(cfg):
+        return
+    n = 1
+    while run_dir.with_name(f"{run_dir.name}.superseded-{n}").exists():
+        n += 1
+    target = run_dir.with_name(f"{run_dir.name}.superseded-{n}")
+    log.warning("%s was trained with another config; moved to %s and training again", run_dir, target)
+    run_dir.rename(target)
+
+
 def _run_state(run_dir: Path) -> str:
     """``done`` (trained to its budget), ``partial`` (has a checkpoint) or ``new``."""
     summary = run_dir / "summary.json"
@@ -124,9 +164,10 @@ def train_and_evaluate(
     from catsmt.training.trainer import train
 
     run_dir = out / "runs" / f"{method}-s{seed}"
+    cfg = run_config(config, overrides, method, seed, run_dir)
+    _supersede_if_changed(run_dir, cfg)
     state = _run_state(run_dir)
     if state != "done":
-        cfg = run_config(config, overrides, method, seed, run_dir)
         log.info("%s %s (seed %d) in %s", "resuming" if state == "partial" else "training", method, seed, run_dir)
         result = train(cfg, resume=state == "partial")
         if result.stopped not in ("max_steps", "max_minutes"):
@@ -140,7 +181,7 @@ def train_and_evaluate(
     eval_path = run_dir / "eval" / f"{split}.json"
     scores = json.loads(eval_path.read_text()) if eval_path.exists() else None
     if scores is None or scores.get("beam") != decode.beam or scores.get("max_sentences", 0) != eval_max_sentences:
-        threads = run_config(config, overrides, method, seed, run_dir).train.threads
+        threads = cfg.train.threads
         if threads > 0:  # decode with the runs' thread count (oversubscribed CPUs decode far slower)
             torch.set_num_threads(threads)
         scores = evaluate_run(
@@ -163,8 +204,11 @@ def write_results(records: Sequence[RunRecord], out: Path) -> None:
             })
     (out / "results.json").write_text(json.dumps({
         "runs": [
-            {"method": r.method, "seed": r.seed, "run_dir": str(r.run_dir), "scores": r.scores,
-             "valid_nll": r.valid_nll, "summary": r.summary}
+            {"method": r.method, "seed": r.seed, "run_dir": str(r.run_dir),
+             "steps": r.summary.get("steps"), "stop_reason": r.summary.get("stopped"),
+             "target_tokens": r.summary.get("target_tokens"), "train_seconds": r.summary.get("train_seconds"),
+             "best_step": r.summary.get("best_step"),
+             "scores": r.scores, "valid_nll": r.valid_nll, "summary": r.summary}
             for r in records
         ],
         "rows": rows,
@@ -173,6 +217,11 @@ def write_results(records: Sequence[RunRecord], out: Path) -> None:
         writer = csv.DictWriter(f, fieldnames=["method", "seed", "lang", "group", "bleu", "chrf", "valid_nll", "n"])
         writer.writeheader()
         writer.writerows(rows)
+
+
+def _log_like_parent(level: int) -> None:
+    """Logging of a worker process: to stderr, at the parent's level, each line naming the run."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s [%(processName)s] %(name)s: %(message)s", datefmt="%H:%M:%S")
 
 
 def git_commit() -> str:
@@ -197,6 +246,7 @@ def compare(
     device: str = "cpu",
     eval_max_sentences: int = 0,
     command: str = "",
+    jobs: int = 1,
 ) -> CompareResult:
     """Train every (method, seed) with the same budget, evaluate, write results and report.
 
@@ -211,6 +261,8 @@ def compare(
         device: decoding device.
         eval_max_sentences: per-language cap on test sentences (0 = all).
         command: the command line, recorded in the report.
+        jobs: (method, seed) runs trained and evaluated at once, each in its own process
+            (give each run ``train.threads`` so that ``jobs × threads`` fits the cores).
     """
     from catsmt.report.render import write_report
 
@@ -222,13 +274,27 @@ def compare(
     # Validate every run's config before the first one trains for hours.
     for m in methods:
         run_config(config, overrides, m, seeds[0], out / "runs" / "check")
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
     decode = decode or DecodeConfig()
     result = CompareResult(out)
-    for seed in seeds:
-        for m in methods:
+    todo = [(m, seed) for seed in seeds for m in methods]
+    if jobs == 1:
+        for m, seed in todo:
             result.records.append(
                 train_and_evaluate(config, overrides, m, seed, out, decode, split, device, eval_max_sentences)
             )
+    else:
+        quiet = [*overrides, "train.progress=false"]  # one bar per process would interleave
+        with ProcessPoolExecutor(
+            max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+            initializer=_log_like_parent, initargs=(logging.getLogger().getEffectiveLevel(),),
+        ) as pool:
+            futures = [
+                pool.submit(train_and_evaluate, config, quiet, m, seed, out, decode, split, device, eval_max_sentences)
+                for m, seed in todo
+            ]
+            result.records.extend(f.result() for f in futures)
     write_results(result.records, out)
     meta = {"command": command, "commit": git_commit(), "config": str(config), "overrides": list(overrides),
             "split": split, "beam": decode.beam, "lenpen": decode.lenpen, "eval_max_sentences": eval_max_sentences}

@@ -39,7 +39,7 @@ def valid_loss_figure(records: Sequence[Any], path: Path, label: Callable[[str],
         for method, per_lang in curves.items():
             pts = sorted(per_lang.get(lang, []))
             if pts:
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], label=label(method))
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", markersize=2.5, label=label(method))
         ax.set_title(f"{lang} ({groups[lang]})")
         ax.set_xlabel("update")
         ax.set_ylabel("valid NLL")
@@ -73,7 +73,7 @@ def weights_figure(record: Any, path: Path, label: Callable[[str], str]) -> Path
     groups = {lang: s["group"] for lang, s in record.scores["langs"].items()}
     for lang, pts in sorted(series.items()):
         style = "-" if groups.get(lang) == "low" else "--"
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=lang)
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], style, marker="o", markersize=2, label=lang)
     ax.set_xlabel("update")
     ax.set_ylabel("α" if key == "weights" else "sampling probability")
     ax.set_title(f"{label(record.method)}: {'α per language' if key == 'weights' else 'sampling distribution'} (solid: low-resource)")
@@ -83,9 +83,69 @@ def weights_figure(record: Any, path: Path, label: Callable[[str], str]) -> Path
     return path
 
 
+def group_means(scores: dict[str, Any], metric: str) -> dict[str, float]:
+    """Mean of ``metric`` over the languages of each group ('low', 'high', ...) of one run."""
+    per: dict[str, list[float]] = {}
+    for s in scores["langs"].values():
+        per.setdefault(s["group"], []).append(float(s[metric]))
+    return {g: sum(v) / len(v) for g, v in per.items()}
+
+
+def pareto_figure(records: Sequence[Any], path: Path, label: Callable[[str], str], metric: str) -> Path:
+    """Low- against high-resource mean of ``metric``: one small point per (method, seed), the
+    method's mean over seeds as a large marker with ± one standard deviation."""
+    fig = Figure(figsize=(5.2, 4.2), layout="constrained")
+    ax = fig.subplots()
+    by_method: dict[str, list[tuple[float, float]]] = {}
+    for r in records:
+        g = group_means(r.scores, metric)
+        by_method.setdefault(r.method, []).append((g.get("low", float("nan")), g.get("high", float("nan"))))
+    markers = "osD^vP*XhH<>"
+    for i, (method, pts) in enumerate(by_method.items()):
+        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+        line = ax.scatter(xs, ys, s=14, alpha=0.5, marker=markers[i % len(markers)])
+        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+        sx = (sum((x - mx) ** 2 for x in xs) / (len(xs) - 1)) ** 0.5 if len(xs) > 1 else 0.0
+        sy = (sum((y - my) ** 2 for y in ys) / (len(ys) - 1)) ** 0.5 if len(ys) > 1 else 0.0
+        ax.errorbar([mx], [my], xerr=[sx], yerr=[sy], fmt=markers[i % len(markers)], markersize=9,
+                    color=line.get_facecolor()[0], markeredgecolor="black", capsize=3,
+                    label=f"{label(method)} (n={len(pts)})")
+    name = {"bleu": "BLEU", "chrf": "chrF"}.get(metric, metric)
+    ax.set_xlabel(f"low-resource mean {name}")
+    ax.set_ylabel(f"high-resource mean {name}")
+    ax.set_title(f"Pareto view, test {name} (large: mean ± sd over seeds)")
+    ax.legend(fontsize="small")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    return path
+
+
+def cats_multiplier_figure(record: Any, path: Path, label: Callable[[str], str]) -> Path | None:
+    """λ_c and the curvature αᵀĜα of a CATS run over updates (from its logged weights)."""
+    series: dict[str, list[tuple[int, float]]] = {}
+    for e in read_metrics(record.run_dir / "metrics.jsonl"):
+        if e.get("event") == "train" and e.get("lang") == "all":
+            for key in ("cats/lambda_c", "cats/curvature"):
+                if key in e.get("weights", {}):
+                    series.setdefault(key, []).append((e["step"], float(e["weights"][key])))
+    if "cats/lambda_c" not in series:
+        return None
+    fig = Figure(figsize=(6, 3.2), layout="constrained")
+    ax = fig.subplots()
+    for key, pts in series.items():
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", markersize=2, label=key.split("/", 1)[1])
+    ax.set_xlabel("update")
+    ax.set_title(f"{label(record.method)}: λ_c and the batch curvature αᵀGα (normalised)")
+    ax.legend(fontsize="small")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    return path
+
+
 def write_figures(records: Sequence[Any], directory: Path, label: Callable[[str], str]) -> list[Path]:
     """All figures of a comparison; returns the PNG paths."""
     paths = [valid_loss_figure(records, directory / "valid_nll.png", label)]
+    paths += [pareto_figure(records, directory / f"pareto_{m}.png", label, m) for m in ("chrf", "bleu")]
     seen = set()
     for r in records:
         if r.method in seen:
@@ -94,4 +154,7 @@ def write_figures(records: Sequence[Any], directory: Path, label: Callable[[str]
         p = weights_figure(r, directory / f"weights_{r.method}.png", label)
         if p is not None:
             paths.append(p)
+        q = cats_multiplier_figure(r, directory / f"multipliers_{r.method}.png", label)
+        if q is not None:
+            paths.append(q)
     return paths

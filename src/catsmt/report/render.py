@@ -120,6 +120,52 @@ def _html_valid_table(records: Sequence[Any]) -> str:
     return f'<table class="valid"><thead><tr>{cells}</tr></thead><tbody>{lines}</tbody></table>'
 
 
+def _verdict(records: Sequence[Any]) -> list[str]:
+    from catsmt.report.verdict import verdict
+
+    return [line for metric in ("chrf", "bleu") for line in verdict(records, metric, _label)] or ["(no T=1/T=∞ pair and no CATS run to judge)"]
+
+
+def _runs_rows(records: Sequence[Any]) -> list[list[str]]:
+    """One row per run: what it trained (updates, target tokens, wall time) and why it stopped."""
+    rows = [["Method", "seed", "updates", "stop reason", "target tokens", "train minutes", "best step"]]
+    for r in records:
+        s = r.summary
+        rows.append([
+            _label(r.method), str(r.seed), str(s.get("steps", "")), str(s.get("stopped", "")),
+            f"{int(s['target_tokens']):,}" if s.get("target_tokens") else "",
+            f"{float(s['train_seconds']) / 60:.1f}" if s.get("train_seconds") else "",
+            str(s.get("best_step", "")),
+        ])
+    return rows
+
+
+def _md_rows(rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(rows[0]) + " |", "|:--" + "|--:" * (len(rows[0]) - 1) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
+    return "\n".join(lines) + "\n"
+
+
+def _html_rows(rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows[1:])
+    return f'<table class="runs"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _evaluation_note(records: Sequence[Any], meta: Mapping[str, Any]) -> str:
+    """How the scores were computed: decoding, how many sentences, the sacrebleu signatures."""
+    n = {lang: s.get("n") for lang, s in records[0].scores["langs"].items()}
+    sig = records[0].scores.get("signature", {})
+    cap = meta.get("eval_max_sentences")
+    sentences = (f"the first {cap} {meta.get('split', 'test')} sentences per language" if cap
+                 else f"all {meta.get('split', 'test')} sentences")
+    return (
+        f"Best checkpoint of each run (lowest mean validation NLL); beam {meta.get('beam')}, length penalty "
+        f"{meta.get('lenpen')}; {sentences} ({', '.join(f'{k} {v}' for k, v in n.items())}). "
+        f"BLEU signature: {sig.get('bleu', '?')}; chrF signature: {sig.get('chrf', '?')}."
+    )
+
+
 def _html_table(table: Table) -> str:
     head = "".join(f"<th>{html.escape(c.label)}</th>" for c in table.columns)
     groups = []
@@ -139,7 +185,7 @@ def _html_table(table: Table) -> str:
             if cell.std is not None:
                 text += f" ± {cell.std:.{table.digits}f}"
             if cell.significant:
-                text += "*"
+                text += "†" if cell.worse else "*"
             if cell.best:
                 text = f"<b>{text}</b>"
             if cell.strongest_baseline:
@@ -151,7 +197,7 @@ def _html_table(table: Table) -> str:
         f"<tr><th>Method</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
         f"<p class=\"legend\">{table.metric_name} on {html.escape(table.split)}; <b>bold</b>: best in column; "
         f"<u>underlined</u>: strongest baseline ({html.escape(str(table.strongest_baseline))}); "
-        "*: p &lt; 0.05 against it (paired bootstrap).</p>"
+        "*: significantly better, †: significantly worse than it (p &lt; 0.05, paired bootstrap).</p>"
     )
 
 
@@ -169,8 +215,16 @@ def write_report(records: Sequence[Any], out: Path, meta: Mapping[str, Any]) -> 
         "# catsmt comparison",
         "",
         f"Command: `{meta.get('command', '')}`  ",
-        f"Commit: `{meta.get('commit', 'unknown')}`; beam {meta.get('beam')}, length penalty {meta.get('lenpen')}"
-        + (f"; first {meta['eval_max_sentences']} test sentences per language" if meta.get("eval_max_sentences") else ""),
+        f"Commit: `{meta.get('commit', 'unknown')}`",
+        "",
+        _evaluation_note(records, meta),
+        "",
+        "## Runs",
+        "",
+        _md_rows(_runs_rows(records)),
+        "## Verdict",
+        "",
+        *[f"- {line}" for line in _verdict(records)],
         "",
         "## BLEU",
         "",
@@ -195,8 +249,10 @@ def write_report(records: Sequence[Any], out: Path, meta: Mapping[str, Any]) -> 
     )
     body = [
         "<h1>catsmt comparison</h1>",
-        f"<p>Command: <code>{html.escape(str(meta.get('command', '')))}</code><br>Commit: <code>{html.escape(str(meta.get('commit')))}</code>; "
-        f"beam {meta.get('beam')}, length penalty {meta.get('lenpen')}</p>",
+        f"<p>Command: <code>{html.escape(str(meta.get('command', '')))}</code><br>Commit: <code>{html.escape(str(meta.get('commit')))}</code></p>",
+        f"<p>{html.escape(_evaluation_note(records, meta))}</p>",
+        "<h2>Runs</h2>", _html_rows(_runs_rows(records)),
+        "<h2>Verdict</h2><ul>", *[f"<li>{html.escape(line)}</li>" for line in _verdict(records)], "</ul>",
         "<h2>BLEU</h2>", _html_table(tables["bleu"]),
         "<h2>chrF</h2>", _html_table(tables["chrf"]),
         "<h2>Validation NLL of the best checkpoints</h2>", _html_valid_table(records),

@@ -69,6 +69,8 @@ class TrainResult:
     tokens_per_second: float
     stopped: str  # "max_steps" | "max_minutes" | "signal" | "non_finite"
     signum: int = 0  # the signal that stopped the run (when stopped == "signal")
+    target_tokens: int = 0  # target tokens trained on, over all updates (and resumes)
+    train_seconds: float = 0.0  # wall-clock seconds spent in training steps (not validation)
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
@@ -435,7 +437,7 @@ def train(cfg: Config, resume: bool = False) -> TrainResult:
     result = TrainResult(
         run_dir=run, steps=state.step, best_step=state.best_step, best_score=state.best_score,
         valid=state.last_valid, tokens_per_second=state.tokens_seen / max(state.train_seconds, 1e-9), stopped=stopped,
-        signum=stop.signal or 0,
+        signum=stop.signal or 0, target_tokens=state.tokens_seen, train_seconds=state.train_seconds,
     )
     if info.is_main:
         text = json.dumps(result.__dict__, default=str, indent=2) + "\n"
