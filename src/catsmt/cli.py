@@ -225,13 +225,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
         args.config, parse_methods(args.methods), seeds, args.out, args.overrides,
         decode=DecodeConfig(beam=args.beam), split=args.split, device=args.device,
         eval_max_sentences=args.max_sentences, command=" ".join(["catsmt", *sys.argv[1:]]), jobs=args.jobs,
+        report_only=args.report_only,
     )
     _print_report(result)
     return 0
 
 
 def _print_report(result: object) -> None:
-    from catsmt.report.compare import METHOD_LABELS
+    from catsmt.report.compare import method_label
     from catsmt.report.render import build_tables
     from catsmt.report.verdict import verdict
 
@@ -240,7 +241,7 @@ def _print_report(result: object) -> None:
     print(tables["chrf"].to_text())
     print(tables["bleu"].to_text())
     for metric in ("chrf", "bleu"):
-        for line in verdict(r.records, metric, lambda m: METHOD_LABELS.get(m, m)):  # type: ignore[attr-defined]
+        for line in verdict(r.records, metric, method_label):  # type: ignore[attr-defined]
             print(line)
     print(f"report: {r.report_md} and {r.report_html}")  # type: ignore[attr-defined]
 
@@ -368,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="train several methods with the same budget, evaluate, write a report")
     p.add_argument("config", help="shared YAML config (the budget: train.max_steps)")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="overrides shared by every run")
-    p.add_argument("--methods", default="t1,t5,tinf,cats", help="comma-separated: t1,t5,tinf,cats,gradnorm,multidds,pcgrad,gradvac,mgda")
+    p.add_argument("--methods", default="t1,t5,tinf,cats", help="comma-separated: t1,t5,tinf,cats,gradnorm,multidds,pcgrad,gradvac,mgda; NAME+key=value sets a hyperparameter (cats+alpha_lr=0.2)")
     p.add_argument("--seeds", default="1", help="comma-separated training seeds")
     p.add_argument("--out", required=True, help="report folder (runs/, results.csv/json, report.md/html)")
     p.add_argument("--beam", type=int, default=5, help="beam size of the test evaluation")
@@ -376,6 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="decoding device")
     p.add_argument("--max-sentences", type=int, default=0, help="per-language cap on evaluated sentences (0 = all)")
     p.add_argument("--jobs", type=int, default=1, help="runs trained and evaluated at once, one process each (set train.threads so that jobs x threads fits the cores)")
+    p.add_argument("--report-only", action="store_true", help="train nothing: report the runs that finished with this config, leave out the others")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("demo", help="the main job on a small default: T=1, T=inf and CATS on tatoeba-ted8, equal updates, with a report and a verdict")

@@ -119,3 +119,24 @@ def test_parallel_jobs_give_the_same_results_as_one_at_a_time(report: Path, tmp_
 def test_cli_rejects_unknown_methods(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compare", "cfg.yaml", "--methods", "t1,catz", "--out", str(tmp_path)]) == 1
     assert "catz" in capsys.readouterr().err
+
+
+def test_report_only_trains_nothing_and_leaves_out_unfinished_runs(report: Path, caplog: pytest.LogCaptureFixture) -> None:
+    result = compare(None, ["t1", "cats", "pcgrad"], [1, 2], report, OVERRIDES, split="test", command="test", report_only=True)
+    assert [(r.method, r.seed) for r in result.records] == [("t1", 1), ("cats", 1)]
+    assert not (report / "runs" / "pcgrad-s1").exists()
+    assert "no finished run of pcgrad seed 1" in caplog.text
+
+
+def test_method_variants_set_hyperparameters_and_count_as_the_proposed_method() -> None:
+    from catsmt.report.compare import is_proposed, method_label, parse_methods, run_config
+
+    assert parse_methods("t1,cats+alpha_lr=0.2+temperature=5") == ["t1", "cats+alpha_lr=0.2+temperature=5"]
+    assert method_label("cats+alpha_lr=0.2") == "CATS (alpha_lr=0.2)"
+    assert is_proposed("cats+alpha_lr=0.2") and not is_proposed("t1")
+    cfg = run_config(None, [], "cats+alpha_lr=0.2+temperature=5", 1, Path("unused"))
+    assert (cfg.weighting.params.alpha_lr, cfg.weighting.params.temperature) == (0.2, 5.0)
+    with pytest.raises(ValueError, match="NAME\\+key=value"):
+        parse_methods("cats+alpha")
+    with pytest.raises(ValueError, match="catz"):
+        parse_methods("catz+alpha_lr=1")

@@ -50,6 +50,30 @@ METHOD_LABELS: dict[str, str] = {
 }
 #: The proposed method; every other method counts as a baseline in the table.
 PROPOSED = "cats"
+#: Separates a method from its hyperparameters in a method spec: ``cats+alpha_lr=0.2``.
+VARIANT_SEP = "+"
+
+
+def split_spec(spec: str) -> tuple[str, list[str]]:
+    """``"cats+alpha_lr=0.2+temperature=5"`` -> ``("cats", ["weighting.alpha_lr=0.2", ...])``."""
+    base, *extra = spec.split(VARIANT_SEP)
+    return base, [f"weighting.{kv}" for kv in extra]
+
+
+def base_method(spec: str) -> str:
+    """The preset name of a method spec (``cats`` for ``cats+alpha_lr=0.2``)."""
+    return split_spec(spec)[0]
+
+
+def method_label(spec: str) -> str:
+    """The report's name of a method spec: ``CATS (alpha_lr=0.2)``."""
+    base, extra = split_spec(spec)
+    label = METHOD_LABELS.get(base, base)
+    return f"{label} ({', '.join(kv.split('.', 1)[1] for kv in extra)})" if extra else label
+
+
+def is_proposed(spec: str) -> bool:
+    return base_method(spec) == PROPOSED
 
 
 class CompareStopped(RuntimeError):
@@ -77,9 +101,13 @@ class CompareResult:
 
 
 def parse_methods(text: str) -> list[str]:
-    """``"t1,cats"`` -> ``["t1", "cats"]``, with a clear error for unknown names."""
+    """``"t1,cats,cats+alpha_lr=0.2"`` -> the method specs, with a clear error for unknown
+    names; ``+key=value`` after a name sets that method's hyperparameter (a variant)."""
     methods = [m.strip() for m in text.split(",") if m.strip()]
-    unknown = [m for m in methods if m not in METHOD_PRESETS]
+    unknown = [m for m in methods if base_method(m) not in METHOD_PRESETS]
+    malformed = [m for m in methods if any("=" not in kv for kv in m.split(VARIANT_SEP)[1:])]
+    if malformed:
+        raise ValueError(f"method variant(s) {', '.join(malformed)}: write NAME+key=value[+key=value]")
     if unknown or not methods:
         raise ValueError(
             f"unknown method(s) {', '.join(unknown) or '(none given)'}; valid: {', '.join(METHOD_PRESETS)}"
@@ -91,7 +119,8 @@ def parse_methods(text: str) -> list[str]:
 
 def run_config(config: str | Path | None, overrides: Sequence[str], method: str, seed: int, run_dir: Path) -> Config:
     """The config of one (method, seed): the shared config plus the method's preset."""
-    return load_config(config, [*overrides, *METHOD_PRESETS[method], f"train.seed={seed}", f"train.run_dir={run_dir}"])
+    base, extra = split_spec(method)
+    return load_config(config, [*overrides, *METHOD_PRESETS[base], *extra, f"train.seed={seed}", f"train.run_dir={run_dir}"])
 
 
 #: Config keys that do not change what a run learns: they may differ between a stored run and
@@ -107,18 +136,19 @@ def learned_config(cfg: Config) -> dict[str, Any]:
     return data
 
 
-def _supersede_if_changed(run_dir: Path, cfg: Config) -> None:
-    """Move a run trained with another config aside, so that it is trained again."""
-    stored = run_dir / "config.yaml"
-    if not stored.exists():
-        return
+def _stored(run_dir: Path) -> dict[str, Any] | None:
+    """:func:`learned_config` of the config a run folder was trained with (None: none, or unreadable)."""
     from catsmt.config import from_dict
 
     try:
-        old = learned_config(from_dict(Config, yaml.safe_load(stored.read_text())))
+        return learned_config(from_dict(Config, yaml.safe_load((run_dir / "config.yaml").read_text())))
     except Exception:  # noqa: BLE001 - an unreadable config is a changed config
-        old = None
-    if old == learned_config(cfg):
+        return None
+
+
+def _supersede_if_changed(run_dir: Path, cfg: Config) -> None:
+    """Move a run trained with another config aside, so that it is trained again."""
+    if not (run_dir / "config.yaml").exists() or _stored(run_dir) == learned_config(cfg):
         return
     n = 1
     while run_dir.with_name(f"{run_dir.name}.superseded-{n}").exists():
@@ -247,12 +277,13 @@ def compare(
     eval_max_sentences: int = 0,
     command: str = "",
     jobs: int = 1,
+    report_only: bool = False,
 ) -> CompareResult:
     """Train every (method, seed) with the same budget, evaluate, write results and report.
 
     Args:
         config: the shared YAML config (or None for defaults + overrides).
-        methods: names from :data:`METHOD_PRESETS`.
+        methods: names from :data:`METHOD_PRESETS`, optionally with ``+key=value`` variants.
         seeds: training seeds; each method runs once per seed.
         out: the report folder.
         overrides: ``key=value`` overrides shared by all runs (the budget: ``train.max_steps``).
@@ -263,13 +294,15 @@ def compare(
         command: the command line, recorded in the report.
         jobs: (method, seed) runs trained and evaluated at once, each in its own process
             (give each run ``train.threads`` so that ``jobs × threads`` fits the cores).
+        report_only: train nothing: report the (method, seed) runs that finished with this
+            config, and skip (with a warning) those that did not.
     """
     from catsmt.report.render import write_report
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for m in methods:
-        if m not in METHOD_PRESETS:
+        if base_method(m) not in METHOD_PRESETS:
             raise ValueError(f"unknown method '{m}'; valid: {', '.join(METHOD_PRESETS)}")
     # Validate every run's config before the first one trains for hours.
     for m in methods:
@@ -279,6 +312,17 @@ def compare(
     decode = decode or DecodeConfig()
     result = CompareResult(out)
     todo = [(m, seed) for seed in seeds for m in methods]
+    if report_only:
+        ready = []
+        for m, seed in todo:
+            run_dir = out / "runs" / f"{m}-s{seed}"
+            if _run_state(run_dir) == "done" and learned_config(run_config(config, overrides, m, seed, run_dir)) == _stored(run_dir):
+                ready.append((m, seed))
+            else:
+                log.warning("no finished run of %s seed %d with this config in %s: left out of the report", m, seed, run_dir)
+        if not ready:
+            raise ValueError(f"no finished run to report in {out / 'runs'}")
+        todo = ready
     if jobs == 1:
         for m, seed in todo:
             result.records.append(

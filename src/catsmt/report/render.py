@@ -26,9 +26,9 @@ log = logging.getLogger(__name__)
 
 
 def _label(method: str) -> str:
-    from catsmt.report.compare import METHOD_LABELS
+    from catsmt.report.compare import method_label
 
-    return METHOD_LABELS.get(method, method)
+    return method_label(method)
 
 
 def _refs_and_hyps(record: Any, split: str) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
@@ -51,12 +51,12 @@ def _refs_and_hyps(record: Any, split: str) -> tuple[dict[str, list[str]], dict[
 
 def significance_marks(records: Sequence[Any], metric: str, split: str) -> tuple[str | None, dict[str, Any]]:
     """Paired bootstrap of every method's first seed against the strongest baseline's."""
-    from catsmt.report.compare import PROPOSED
+    from catsmt.report.compare import is_proposed
 
     by_method = _by_method(records)
     results = {m: [r.scores for r in rs] for m, rs in by_method.items()}
     groups = {lang: s["group"] for lang, s in records[0].scores["langs"].items()}
-    baselines = [m for m in results if m != PROPOSED]
+    baselines = [m for m in results if not is_proposed(m)]
     sb = strongest_baseline(results, baselines, metric, groups) if baselines else None
     if sb is None:
         return None, {}
@@ -79,11 +79,11 @@ def _by_method(records: Sequence[Any]) -> dict[str, list[Any]]:
 
 def build_tables(records: Sequence[Any], split: str) -> dict[str, Table]:
     """BLEU and chrF tables in the paper's layout, with significance marks."""
-    from catsmt.report.compare import PROPOSED
+    from catsmt.report.compare import is_proposed
 
     by_method = _by_method(records)
     results = {_label(m): [r.scores for r in rs] for m, rs in by_method.items()}
-    baselines = [_label(m) for m in by_method if m != PROPOSED]
+    baselines = [_label(m) for m in by_method if not is_proposed(m)]
     tables = {}
     for metric in ("bleu", "chrf"):
         try:

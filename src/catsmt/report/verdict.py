@@ -74,22 +74,22 @@ def verdict(records: Sequence[Any], metric: str = "chrf", label: Any = str) -> l
             f"T=∞ against T=1: low-resource {name} {d_lo:+.2f}, high-resource {d_hi:+.2f}"
             + (f" -- the trade-off shows{spread}." if opposite else f" -- no trade-off: both move the same way{spread}.")
         )
-    if "cats" in stats:
-        temps = {m: stats[m] for m in TEMPERATURES if m in stats}
-        if temps:
-            c = stats["cats"]
-            best_lo = max(temps, key=lambda m: temps[m].low)
-            best_hi = max(temps, key=lambda m: temps[m].high)
-            gap_lo, gap_hi = c.low - temps[best_lo].low, c.high - temps[best_hi].high
-            dominated = [m for m, s in temps.items() if s.low >= c.low and s.high >= c.high]
-            if gap_lo >= 0 and gap_hi >= 0:
-                where = "on or beyond the Pareto front of the temperatures (at least the best of each)"
-            elif dominated:
-                where = "behind the front: dominated by " + ", ".join(label(m) for m in dominated)
-            else:
-                where = "on the front between the temperatures, but not beyond the best of each"
-            lines.append(
-                f"CATS: low {c.low:.2f} ({gap_lo:+.2f} against the best temperature, {label(best_lo)}), "
-                f"high {c.high:.2f} ({gap_hi:+.2f} against {label(best_hi)}): {where}."
-            )
+    temps = {m: stats[m] for m in TEMPERATURES if m in stats}
+    cats_variants = [m for m in stats if m.split("+")[0] == "cats"] if temps else []
+    for method in cats_variants:
+        c = stats[method]
+        best_lo = max(temps, key=lambda m: temps[m].low)
+        best_hi = max(temps, key=lambda m: temps[m].high)
+        gap_lo, gap_hi = c.low - temps[best_lo].low, c.high - temps[best_hi].high
+        dominated = [m for m, s in temps.items() if s.low >= c.low and s.high >= c.high]
+        if gap_lo >= 0 and gap_hi >= 0:
+            where = "on or beyond the Pareto front of the temperatures (at least the best of each)"
+        elif dominated:
+            where = "behind the front: dominated by " + ", ".join(label(m) for m in dominated)
+        else:
+            where = "on the front between the temperatures, but not beyond the best of each"
+        lines.append(
+            f"{label(method)}: low {c.low:.2f} ({gap_lo:+.2f} against the best temperature, {label(best_lo)}), "
+            f"high {c.high:.2f} ({gap_hi:+.2f} against {label(best_hi)}): {where}."
+        )
     return lines

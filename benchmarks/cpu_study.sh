@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The CPU study of issue 21 on a 2-core machine: configs/tatoeba-m2o-cpu.yaml (tatoeba-ted8
+# many-to-one, tiny model, 1,500 updates, one thread per run), two runs side by side.
+#
+#   bash benchmarks/cpu_study.sh sweep     # CATS's open choices, seed 1 (select on validation NLL)
+#   CATS_SPEC=cats+... bash benchmarks/cpu_study.sh main    # temperatures and CATS, 3 seeds
+#   bash benchmarks/cpu_study.sh others    # GradNorm, MultiDDS, PCGrad, GradVac, MGDA, seed 1
+#   CATS_SPEC=... bash benchmarks/cpu_study.sh report       # one report over every finished run
+#
+# Every (method, seed) is one `catsmt compare` call into the same folder ($OUT, default
+# study/m2o), so finished runs are reused by the later calls and by the report. Test scores
+# are greedy (beam 1) on every test sentence. About 9-10 minutes per pair of runs.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+OUT="${OUT:-study/m2o}"
+CONFIG="${CONFIG:-configs/tatoeba-m2o-cpu.yaml}"
+JOBS="${JOBS:-2}"
+CATS_SPEC="${CATS_SPEC:-cats}"
+SWEEP="${SWEEP:-cats cats+alpha_lr=0.2 cats+temperature=5}"
+CATSMT="${CATSMT:-catsmt}"
+
+one() {  # one() METHOD SEED: train (or reuse) and evaluate one run
+  "$CATSMT" compare "$CONFIG" --methods "$1" --seeds "$2" --beam 1 --out "$OUT" > /dev/null 2>> "$OUT/study.log" \
+    && echo "$(date -u +%H:%M:%S) done $1 seed $2" | tee -a "$OUT/study.log"
+}
+export -f one
+export CONFIG OUT CATSMT
+mkdir -p "$OUT"
+
+queue() { printf '%s\n' "$@" | xargs -P "$JOBS" -L 1 bash -c 'one $0 $1'; }
+
+case "${1:-}" in
+  sweep)  queue $(for m in $SWEEP; do echo "$m 1"; done) ;;
+  main)   queue "t1 1" "tinf 1" "t5 1" "t1 2" "tinf 2" "t1 3" "tinf 3" "t5 2" "t5 3" "$CATS_SPEC 2" "$CATS_SPEC 3" ;;
+  others) queue "gradnorm 1" "multidds 1" "pcgrad 1" "gradvac 1" "mgda 1" ;;
+  report)
+    methods="t1,t5,tinf,${CATS_SPEC},gradnorm,multidds,pcgrad,gradvac,mgda${EXTRA_METHODS:+,$EXTRA_METHODS}"
+    "$CATSMT" compare "$CONFIG" --methods "$methods" --seeds 1,2,3 --beam 1 --report-only --out "$OUT" ;;
+  *) echo "usage: $0 sweep|main|others|report" >&2; exit 2 ;;
+esac
