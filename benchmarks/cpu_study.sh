@@ -6,6 +6,7 @@
 #   CATS_SPEC=cats+... bash benchmarks/cpu_study.sh main    # temperatures and CATS, 3 seeds
 #   bash benchmarks/cpu_study.sh others    # GradNorm, MultiDDS, PCGrad, GradVac, MGDA, seed 1
 #   CATS_SPEC=... bash benchmarks/cpu_study.sh report       # one report over every finished run
+#   bash benchmarks/cpu_study.sh run "t1 4" "cats 4"        # any list of "METHOD SEED"
 #
 # Every (method, seed) is one `catsmt compare` call into the same folder ($OUT, default
 # study/m2o), so finished runs are reused by the later calls and by the report. Test scores
@@ -34,8 +35,9 @@ case "${1:-}" in
   sweep)  queue $(for m in $SWEEP; do echo "$m 1"; done) ;;
   main)   queue "t1 1" "tinf 1" "t5 1" "t1 2" "tinf 2" "t1 3" "tinf 3" "t5 2" "t5 3" "$CATS_SPEC 2" "$CATS_SPEC 3" ;;
   others) queue "gradnorm 1" "multidds 1" "pcgrad 1" "gradvac 1" "mgda 1" ;;
+  run)    shift; queue "$@" ;;  # run "METHOD SEED" ...: any list, two at a time
   report)
     methods="t1,t5,tinf,${CATS_SPEC},gradnorm,multidds,pcgrad,gradvac,mgda${EXTRA_METHODS:+,$EXTRA_METHODS}"
     "$CATSMT" compare "$CONFIG" --methods "$methods" --seeds 1,2,3 --beam 1 --report-only --out "$OUT" ;;
-  *) echo "usage: $0 sweep|main|others|report" >&2; exit 2 ;;
+  *) echo "usage: $0 sweep|main|others|report|run" >&2; exit 2 ;;
 esac

@@ -171,3 +171,14 @@ def test_bad_input_is_named(refs, systems):
         paired_bootstrap(a, b, refs, seed=0)
     with pytest.raises(ValueError, match="n_samples must be a positive integer"):
         paired_bootstrap(a, b, refs, n_samples=0)
+
+
+def test_sacrebleu_logs_no_info_lines_per_test(refs, systems, caplog):
+    """A report runs hundreds of paired tests; sacrebleu's four INFO lines each flooded the log."""
+    import logging
+
+    caplog.set_level(logging.INFO)
+    a, b = systems
+    paired_bootstrap(a, b, refs, GROUPS, metric="chrf", n_samples=50)
+    assert not [r for r in caplog.records if r.name.startswith("sacrebleu") and r.levelno < logging.WARNING]
+    assert logging.getLogger("sacrebleu").level == logging.NOTSET  # restored afterwards

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,6 +47,16 @@ def choose_langs(data: MultilingualData, langs: Sequence[str] | None) -> list[st
             f"unknown language {', '.join(repr(x) for x in unknown)}; tasks: {', '.join(data.langs)}"
         )
     return [lang for lang in data.langs if lang in langs]
+
+
+def _progress(total: int, desc: str) -> Any:
+    """A sentence-counting progress bar on an interactive stderr (None otherwise: logs and
+    pipes stay clean)."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="sent", dynamic_ncols=True, mininterval=1.0, leave=False)
 
 
 def evaluate_run(
@@ -106,10 +117,13 @@ def evaluate_run(
     refs: dict[str, list[str]] = {}
     sentences = tokens = 0
     seconds = 0.0
-    for lang in chosen:
-        src, ref = data.raw(split, lang)
-        if max_sentences:
-            src, ref = src[:max_sentences], ref[:max_sentences]
+    todo = {lang: data.raw(split, lang) for lang in chosen}
+    if max_sentences:
+        todo = {lang: (src[:max_sentences], ref[:max_sentences]) for lang, (src, ref) in todo.items()}
+    bar = _progress(sum(len(src) for src, _ in todo.values()), f"translating {split}")
+    for lang, (src, ref) in todo.items():
+        if bar is not None:
+            bar.set_postfix(lang=lang)
         sources = data.encode_source(src, lang)
         start = time.perf_counter()
         ids = translate_ids(
@@ -121,6 +135,10 @@ def evaluate_run(
         tokens += sum(len(h) + 1 for h in ids)  # + </s>
         hyps[lang] = [one_line(data.vocab.decode(h)) for h in ids]
         refs[lang] = list(ref)
+        if bar is not None:
+            bar.update(len(ids))
+    if bar is not None:
+        bar.close()
 
     scores = score_languages(hyps, refs, {lang: data.groups[lang] for lang in chosen}, split, decode.beam)
     result: dict[str, Any] = {

@@ -27,6 +27,7 @@ agrees with sacrebleu, but never call a zero observed difference significant.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -78,12 +79,17 @@ def bootstrap_p_value(samples_a: np.ndarray, samples_b: np.ndarray, observed_del
 
 @contextmanager
 def _sacrebleu_seed(seed: int) -> Iterator[None]:
-    """Set ``SACREBLEU_SEED``, the only way to seed ``PairedTest``, and restore it after."""
+    """Set ``SACREBLEU_SEED``, the only way to seed ``PairedTest``, and restore it after;
+    meanwhile keep sacrebleu's logger to warnings (it logs four INFO lines per test)."""
     old = os.environ.get("SACREBLEU_SEED")
     os.environ["SACREBLEU_SEED"] = str(seed)
+    sb_log = logging.getLogger("sacrebleu")
+    old_level = sb_log.level
+    sb_log.setLevel(max(old_level, logging.WARNING))
     try:
         yield
     finally:
+        sb_log.setLevel(old_level)
         if old is None:
             del os.environ["SACREBLEU_SEED"]
         else:

@@ -91,7 +91,7 @@ def build_demo_data(settings: DemoSettings, out: Path) -> Path:
         raise DataError(
             f"cannot build {settings.data}: {e}\n"
             "Without network access, pass --mirror DIR (or set CATSMT_MIRROR) to an offline mirror, "
-            "or run the demo on generated data: catsmt demo --data synthetic"
+            "or run the demo on generated data: catsmt demo --data synthetic (from a checkout: .venv/bin/catsmt demo --data synthetic)"
         ) from e
     return data_dir
 

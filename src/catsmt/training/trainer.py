@@ -422,6 +422,9 @@ def train(cfg: Config, resume: bool = False) -> TrainResult:
             timed_out, signalled = distributed.any_rank([timed_out, stop.signal is not None])  # all stop together
             if timed_out or signalled:
                 stopped = "max_minutes" if timed_out else "signal"
+                if timed_out:
+                    log.warning("stopping on the time cap (train.max_minutes=%g) after %d of %d updates",
+                                cfg.train.max_minutes, state.step, cfg.train.max_steps)
                 break
         if stopped in ("signal", "non_finite"):
             # A signal saves and leaves at once: no unscheduled validation, which would delay
