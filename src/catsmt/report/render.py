@@ -126,6 +126,32 @@ def _verdict(records: Sequence[Any]) -> list[str]:
     return [line for metric in ("chrf", "bleu") for line in verdict(records, metric, _label)] or ["(no T=1/T=∞ pair and no CATS run to judge)"]
 
 
+def alpha_rows(records: Sequence[Any]) -> list[list[str]]:
+    """Per CATS run: α at the end, its largest distance from 1/N over the run, how many of the
+    logged points sat at the floor, and λ_c at the end (from metrics.jsonl)."""
+    from catsmt.report.compare import is_proposed
+    from catsmt.training.metrics import read_metrics
+
+    rows: list[list[str]] = []
+    for r in records:
+        if not is_proposed(r.method):
+            continue
+        points = [e["weights"] for e in read_metrics(r.run_dir / "metrics.jsonl")
+                  if e.get("event") == "train" and e.get("lang") == "all" and "cats/lambda_c" in e.get("weights", {})]
+        if not points:
+            continue
+        langs = sorted(k.split("/", 1)[1] for k in points[-1] if k.startswith("alpha/"))
+        uniform = 1 / len(langs)
+        floor = float(yaml.safe_load((r.run_dir / "config.yaml").read_text())["weighting"].get("alpha_min", 0.01))
+        if not rows:
+            rows.append(["Method", "seed", *[f"α {lang} (end)" for lang in langs], "max |α − 1/N|", "points at floor", "λ_c (end)"])
+        far = max(abs(p[f"alpha/{lang}"] - uniform) for p in points for lang in langs)
+        at_floor = sum(p[f"alpha/{lang}"] <= floor + 1e-9 for p in points for lang in langs)
+        rows.append([_label(r.method), str(r.seed), *[f"{points[-1][f'alpha/{lang}']:.3f}" for lang in langs],
+                     f"{far:.3f}", f"{at_floor} of {len(points) * len(langs)}", f"{points[-1]['cats/lambda_c']:.3f}"])
+    return rows
+
+
 def _runs_rows(records: Sequence[Any]) -> list[list[str]]:
     """One row per run: what it trained (updates, target tokens, wall time) and why it stopped."""
     rows = [["Method", "seed", "updates", "stop reason", "target tokens", "train minutes", "best step"]]
@@ -235,6 +261,7 @@ def write_report(records: Sequence[Any], out: Path, meta: Mapping[str, Any]) -> 
         "## Validation NLL of the best checkpoints",
         "",
         _valid_table(records),
+        *(["## CATS: what α did", "", _md_rows(alpha_rows(records))] if alpha_rows(records) else []),
         "## Figures",
         "",
     ]
@@ -256,6 +283,7 @@ def write_report(records: Sequence[Any], out: Path, meta: Mapping[str, Any]) -> 
         "<h2>BLEU</h2>", _html_table(tables["bleu"]),
         "<h2>chrF</h2>", _html_table(tables["chrf"]),
         "<h2>Validation NLL of the best checkpoints</h2>", _html_valid_table(records),
+        *(["<h2>CATS: what α did</h2>", _html_rows(alpha_rows(records))] if alpha_rows(records) else []),
         "<h2>Figures</h2>", *[_img(p) for p in figs],
     ]
     html_path = out / "report.html"
