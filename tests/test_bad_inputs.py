@@ -157,6 +157,36 @@ def test_config_value_of_the_wrong_type(capsys, corpus, tmp_path) -> None:
     assert line == "catsmt: error: command-line override: model.dropout: expected a number, got 'high'"
 
 
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("model.layers=0", "layers must be >= 1, got 0"),
+        ("model.heads=0", "heads must be >= 1, got 0"),
+        ("model.dim=-128", "dim must be >= 1, got -128"),
+        ("model.dropout=1.5", "dropout must be in [0, 1), got 1.5"),
+        ("train.max_bad_steps=0", "max_bad_steps must be >= 1, got 0"),
+        ("train.max_minutes=-1", "max_minutes must be >= 0, got -1"),
+        ("train.warmup_steps=-5", "warmup_steps must be >= 0, got -5"),
+        ("train.keep_last=-1", "keep_last must be >= 0, got -1"),
+        ("train.clip_norm=-1", "clip_norm must be >= 0, got -1"),
+        ("train.label_smoothing=1.5", "label_smoothing must be in [0, 1), got 1.5"),
+        ("weighting.method=cats", None),  # valid: for contrast
+        ("weighting.update_every=[]", "update_every needs at least one"),
+    ],
+)
+def test_out_of_range_values_are_refused_before_anything_is_written(capsys, corpus, tmp_path, override, message) -> None:
+    config = write_config(tmp_path / "c.yaml", corpus, tmp_path / "run")
+    if message is None:
+        from catsmt.config import load_config
+
+        load_config(config, [override])
+        return
+    extra = ["weighting.method=cats"] if override.startswith("weighting.update") else []
+    line = cli_error(capsys, "train", config, *extra, override)
+    assert message in line, line
+    assert not (tmp_path / "run").exists()
+
+
 def test_config_that_is_not_yaml(capsys, tmp_path) -> None:
     config = tmp_path / "c.yaml"
     config.write_text("train:\n  max_steps: 3\n  lr: [0.1\n")

@@ -42,6 +42,14 @@ class ModelConfig:
     def validate(self) -> None:
         if self.preset not in PRESETS:
             raise ValueError(f"unknown preset '{self.preset}'; valid presets: {', '.join(PRESETS)}")
+        for name in ("layers", "dim", "ffn_dim", "heads", "max_positions"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.decoder_layers < 0:
+            raise ValueError(f"decoder_layers must be >= 0 (0 = same as layers), got {self.decoder_layers}")
+        for name in ("dropout", "attention_dropout", "activation_dropout"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
         if self.dim % self.heads:
             raise ValueError(f"dim ({self.dim}) must be divisible by heads ({self.heads})")
         if self.norm not in ("pre", "post"):

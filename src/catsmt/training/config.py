@@ -60,6 +60,16 @@ class TrainConfig:
             raise ValueError(f"loss_chunk must be >= 0, got {self.loss_chunk}")
         if len(self.betas) != 2:
             raise ValueError(f"betas needs two numbers, got {self.betas}")
-        for name in ("max_steps", "accum_steps", "valid_every", "log_every"):
+        for name in ("max_steps", "accum_steps", "valid_every", "log_every", "max_bad_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("max_minutes", "warmup_steps", "keep_last", "save_every", "clip_norm", "threads",
+                     "analysis_every", "valid_max_sentences", "weight_decay", "warmup_init_lr"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if not (self.lr > 0 and self.adam_eps > 0):
+            raise ValueError(f"lr and adam_eps must be > 0, got lr={self.lr}, adam_eps={self.adam_eps}")
+        if not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"betas must be in [0, 1), got {self.betas}")
