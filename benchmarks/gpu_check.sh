@@ -39,20 +39,7 @@ read -r -a EXTRA_ARGS <<< "${EXTRA:-}"
   nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv 2>&1 || true
 } | tee "$LOG"
 
-"$PY" - <<'EOF' 2>&1 | tee -a "$LOG" || { echo "gpu_check: the python3 here cannot run catsmt (see above)"; exit 1; }
-import importlib.util
-import os
-import sys
-missing = [m for m in ("torch", "numpy", "yaml", "sentencepiece", "sacrebleu", "tqdm", "matplotlib", "tensorboard")
-           if importlib.util.find_spec(m) is None]
-if missing:
-    sys.exit(f"missing python packages: {', '.join(missing)} (carry them as wheels)")
-import torch
-if torch.cuda.is_available():
-    print(f"python {sys.version.split()[0]}, torch {torch.__version__}, {torch.cuda.get_device_name()}")
-elif os.environ["REQUIRE_CUDA"] != "0":
-    sys.exit("torch sees no CUDA device (REQUIRE_CUDA=0 runs anyway, for a dry run with EXTRA='--device cpu ...')")
-EOF
+"$PY" "$ROOT/benchmarks/gpu_env.py" 2>&1 | tee -a "$LOG" || { echo "gpu_check: the python3 here cannot run catsmt (see above)"; exit 1; }
 
 COMMON=(--preset ted --vocab 32000 --max-tokens 32768 --precision bf16 --device cuda
         --repeats 10 --warmup 3 --steps 2)

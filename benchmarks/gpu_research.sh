@@ -48,19 +48,7 @@ LOG="$OUT/gpu-research.log"
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 || true
 } | tee "$LOG"
 
-"$PY" - <<'EOF' 2>&1 | tee -a "$LOG" || { echo "gpu_research: the python3 here cannot run catsmt (see above)"; exit 1; }
-import importlib.util, os, sys
-missing = [m for m in ("torch", "numpy", "yaml", "sentencepiece", "sacrebleu", "tqdm", "matplotlib", "tensorboard")
-           if importlib.util.find_spec(m) is None]
-if missing:
-    sys.exit(f"missing python packages: {', '.join(missing)}")
-import torch
-if torch.cuda.is_available():
-    print(f"python {sys.version.split()[0]}, torch {torch.__version__}, {torch.cuda.get_device_name()}")
-elif os.environ["REQUIRE_CUDA"] != "0":
-    sys.exit("torch sees no CUDA device (REQUIRE_CUDA=0 runs anyway, for a dry run with DEVICE=cpu)")
-EOF
-[ "${PIPESTATUS[0]}" -eq 0 ] || exit 1
+"$PY" "$ROOT/benchmarks/gpu_env.py" 2>&1 | tee -a "$LOG" || { echo "gpu_research: the python3 here cannot run catsmt (see above)"; exit 1; }
 
 start=$(date +%s)
 if [ ! -f "$DATA/stats.json" ]; then
