@@ -182,3 +182,16 @@ def test_demo_runs_end_to_end_on_synthetic_data(
     assert all(r["steps"] == 5 and r["stop_reason"] == "max_steps" for r in runs)  # equal updates, no time cap
     assert "T=∞ against T=1: low-resource chrF" in stdout and "CATS: low" in stdout  # the verdict
     assert (out / "report.html").is_file()
+
+
+def test_methods_lists_every_method_with_whole_sentences(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from catsmt.weighting import WEIGHTINGS
+
+    code, stdout, _ = catsmt(capsys, monkeypatch, ["methods"])
+    assert code == 0
+    heads = [line for line in stdout.splitlines() if not line.startswith(" ")]
+    assert [h.split(":", 1)[0] for h in heads] == list(WEIGHTINGS)
+    assert all(h.rstrip().endswith((".", ")")) for h in heads), heads  # no sentence cut at a line break
+    assert "    mode = 'projected'" in stdout and "    lambda_max = None" in stdout

@@ -54,7 +54,8 @@ def cmd_methods(args: argparse.Namespace) -> int:
     from catsmt.weighting import WEIGHTINGS
 
     for name, cls in WEIGHTINGS.items():
-        doc = (cls.__doc__ or "").strip().splitlines()[0]
+        # the docstring's first paragraph, whole (its first line alone stops mid-sentence)
+        doc = " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())
         print(f"{name}: {doc}")
         for f in dataclasses.fields(cls.Params):
             print(f"    {f.name} = {getattr(cls.Params(), f.name)!r}  -- {help_text(f)}")
