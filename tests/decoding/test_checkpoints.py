@@ -176,6 +176,8 @@ def test_translate_lines_keeps_order_and_blank_lines(brief_run: Path) -> None:
     alone = [translate_lines(loaded, [line], "syna", decode)[0] for line in lines]
     assert out == alone
     assert list(translate_stream(loaded, iter(lines), "syna", decode, chunk=4)) == out
+    with pytest.raises(TypeError, match="not a str"):
+        translate_lines(loaded, src[0], "syna", decode)  # a str, not a list: refused, not spelt out
 
 
 def test_with_overrides_validates() -> None:

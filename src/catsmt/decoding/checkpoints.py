@@ -312,7 +312,12 @@ def translate_lines(
 
     Returns:
         One detokenized line per input line, in the input order.
+
+    Raises:
+        TypeError: ``lines`` is a single string (it would be translated character by character).
     """
+    if isinstance(lines, str):
+        raise TypeError("translate_lines takes a list of sentences, not a str: wrap one sentence as [sentence]")
     data, model = loaded.data, loaded.model
     todo = [i for i, line in enumerate(lines) if line.strip()]
     out = [""] * len(lines)
