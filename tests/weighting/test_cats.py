@@ -52,7 +52,7 @@ def ref_project(y: np.ndarray, total: float, floor: float) -> np.ndarray:
 
 def ref_projected(alpha: np.ndarray, lam_c: float, idx: list[int], losses: np.ndarray, grads: np.ndarray,
                   lr: float = 0.1, eta: float = 0.5, eps: float = 0.0, floor: float = 0.01, lam_max: float = 1.0,
-                  ) -> tuple[np.ndarray, float]:
+                  loss_sign: float = 1.0) -> tuple[np.ndarray, float]:
     """One meta update of the projected mode, from Eq. 4: ∂/∂α_n = L̂_n + 2λ_c(Ĝα)_n at the
     current α, step min(lr, 1/(2λ_c‖Ĝ‖₂)), projection onto the batch's capped simplex; λ_c
     ascends on α_BᵀĜα_B − ε at the same α, clipped to [0, λ_max]."""
@@ -62,7 +62,7 @@ def ref_projected(alpha: np.ndarray, lam_c: float, idx: list[int], losses: np.nd
     mean_diag = np.diag(gram).mean()
     g_hat = gram / mean_diag if mean_diag > 1e-30 else gram / 1e-30
     a = alpha[idx]
-    grad = l_hat + 2 * lam_c * g_hat @ a
+    grad = loss_sign * l_hat + 2 * lam_c * g_hat @ a
     top = np.linalg.eigvalsh(g_hat).max()
     step = min(lr, 1 / (2 * lam_c * top)) if lam_c * top > 0 else lr
     new = alpha.copy()
@@ -110,6 +110,28 @@ def test_projected_meta_update_matches_the_reference(alpha_lr: float) -> None:
         alpha, lam_c = ref_projected(alpha, lam_c, idx, losses, grads, lr=alpha_lr)
         np.testing.assert_allclose(m.alpha.numpy(), alpha, atol=1e-9)
         assert m.lambda_c == pytest.approx(lam_c, abs=1e-9)
+
+
+@pytest.mark.parametrize(("loss_term", "sign"), [("ascent", -1.0), ("none", 0.0)])
+def test_other_loss_terms_match_the_reference(loss_term: str, sign: float) -> None:
+    rng = np.random.default_rng(5)
+    m = make(LANGS8, loss_term=loss_term)
+    alpha, lam_c = np.full(8, 1 / 8), 0.0
+    for _ in range(100):
+        idx, losses, grads = random_batch(rng, 8, 4)
+        m.meta_update([LANGS8[i] for i in idx], torch.tensor(losses), torch.tensor(grads @ grads.T))
+        alpha, lam_c = ref_projected(alpha, lam_c, idx, losses, grads, loss_sign=sign)
+        np.testing.assert_allclose(m.alpha.numpy(), alpha, atol=1e-9)
+
+
+def test_with_ascent_the_larger_loss_gains_weight() -> None:
+    """The robust reading: with equal orthogonal gradients, weight moves to the larger loss."""
+    m = make(LANGS, loss_term="ascent")
+    m.lambda_c = 0.5
+    g = torch.eye(4, dtype=torch.float64)
+    m.meta_update(LANGS, torch.tensor([1.0, 2.0, 3.0, 4.0]), g @ g.T)
+    delta = (m.alpha - 0.25).tolist()
+    assert delta[0] < delta[1] < delta[2] < delta[3]
 
 
 def test_literal_meta_update_matches_the_reference() -> None:
@@ -375,6 +397,8 @@ def test_wrong_state_is_refused_clearly() -> None:
         ({"alpha_lr": float("nan")}, "alpha_lr"),
         ({"center": False}, "mode=literal"),
         ({"lambda_max": -1.0}, "lambda_max"),
+        ({"loss_term": "up"}, "loss_term must be one of descent, ascent, none"),
+        ({"mode": "literal", "loss_term": "ascent"}, "loss_term=descent"),
     ],
 )
 def test_bad_hyperparameters_are_refused_when_built(params: dict[str, object], message: str) -> None:

@@ -43,6 +43,9 @@ from catsmt.config_fields import option
 from catsmt.weighting.base import TaskGradients, Weighting, check_state_keys, check_state_langs
 
 MODES = ("projected", "literal")
+#: How Eq. 4's loss term Σ α_n L_n moves α: descent (the paper), ascent (the robust,
+#: worst-case reading: weight moves to the languages with the larger loss), or not at all.
+LOSS_TERMS = ("descent", "ascent", "none")
 
 
 @dataclass
@@ -54,6 +57,7 @@ class CATSParams:
     alpha_min: float = option(0.01, "lower bound ε_α of every α_n (held exactly in projected mode, through λ_n in literal mode)")
     lambda_max: float | None = option(None, "upper bound of λ_c; None = the mode's default (projected: 1.0, literal: unbounded)")
     normalize: bool | None = option(None, "scale-free terms L_n / mean(L) and G / mean(diag G); None = the mode's default (projected: true, literal: false)")
+    loss_term: str = option("descent", "how Eq. 4's loss term moves α (projected mode): descent (the paper: weight to the smaller training loss), ascent (robust reading: weight to the larger loss) or none (curvature only)")
     center: bool = option(True, "kept so that configs of catsmt 0.1 load: true holds the batch's sum (what projected mode does); false was the penalty form, now mode=literal")
     update_every: list[list[int]] = option(
         [[8000, 10], [0, 1000]],
@@ -65,6 +69,10 @@ class CATSParams:
     def validate(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got '{self.mode}'")
+        if self.loss_term not in LOSS_TERMS:
+            raise ValueError(f"loss_term must be one of {', '.join(LOSS_TERMS)}, got '{self.loss_term}'")
+        if self.mode == "literal" and self.loss_term != "descent":
+            raise ValueError("mode=literal is Eq. 4 as written: its loss term descends (loss_term=descent)")
         if not self.center and self.mode == "projected":
             raise ValueError("center=false (the penalty form of Eq. 4) is mode=literal now; projected mode always holds the sum")
         for name in ("alpha_lr", "multiplier_lr", "curvature_bound"):
@@ -239,7 +247,8 @@ class CATS(Weighting):
 
     def _projected_step(self, idx: Tensor, a_b: Tensor, losses: Tensor, gram: Tensor) -> float:
         """α_B ← Π(α_B − η ∂L/∂α_B); the λ_s, λ_n terms are replaced by the exact projection."""
-        grad = losses + 2.0 * self.lambda_c * (gram @ a_b)
+        sign = {"descent": 1.0, "ascent": -1.0, "none": 0.0}[self.params.loss_term]
+        grad = sign * losses + 2.0 * self.lambda_c * (gram @ a_b)
         lip = 2.0 * self.lambda_c * float(torch.linalg.eigvalsh(gram).max())
         step = min(self.params.alpha_lr, 1.0 / lip) if lip > 0 else self.params.alpha_lr
         self.alpha[idx] = project_capped_simplex(a_b - step * grad, float(a_b.sum()), self.params.alpha_min)
