@@ -87,7 +87,7 @@ def test_results_record_updates_and_stop_reason(report: Path) -> None:
         assert run["steps"] == 12 and run["stop_reason"] == "max_steps"
         assert run["target_tokens"] > 0 and run["train_seconds"] > 0
     md = (report / "report.md").read_text()
-    assert "## Runs" in md and "max_steps" in md and "## Verdict" in md and "## CATS: what α did" in md
+    assert "## Per seed" in md and "## Runs" in md and "max_steps" in md and "## Verdict" in md and "## CATS: what α did" in md
     assert "chrF signature: nrefs:1|case:mixed|eff:yes|nc:6" in md and "BLEU signature: nrefs:1|case:mixed|eff:no|tok:13a" in md
     assert (report / "figures" / "pareto_chrf.png").stat().st_size > 0
     assert (report / "figures" / "multipliers_cats.png").stat().st_size > 0

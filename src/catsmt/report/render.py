@@ -152,6 +152,25 @@ def alpha_rows(records: Sequence[Any]) -> list[list[str]]:
     return rows
 
 
+def seed_rows(records: Sequence[Any]) -> list[list[str]]:
+    """One row per (method, seed): the group means of test chrF and BLEU and the best
+    checkpoint's mean validation NLL -- the numbers behind the mean ± sd of the tables."""
+    from catsmt.report.figures import group_means
+
+    rows = [["Method", "seed", "Lo chrF", "Hi chrF", "All chrF", "Lo BLEU", "Hi BLEU", "All BLEU", "valid NLL (mean)"]]
+    for r in records:
+        c, b = group_means(r.scores, "chrf"), group_means(r.scores, "bleu")
+        nll = [v for v in r.valid_nll.values()]
+        rows.append([
+            _label(r.method), str(r.seed), f"{c.get('low', float('nan')):.2f}", f"{c.get('high', float('nan')):.2f}",
+            f"{sum(float(s['chrf']) for s in r.scores['langs'].values()) / len(r.scores['langs']):.2f}",
+            f"{b.get('low', float('nan')):.2f}", f"{b.get('high', float('nan')):.2f}",
+            f"{sum(float(s['bleu']) for s in r.scores['langs'].values()) / len(r.scores['langs']):.2f}",
+            f"{sum(nll) / len(nll):.3f}" if nll else "",
+        ])
+    return rows
+
+
 def _runs_rows(records: Sequence[Any]) -> list[list[str]]:
     """One row per run: what it trained (updates, target tokens, wall time) and why it stopped."""
     rows = [["Method", "seed", "updates", "stop reason", "target tokens", "train minutes", "best step"]]
@@ -258,6 +277,9 @@ def write_report(records: Sequence[Any], out: Path, meta: Mapping[str, Any]) -> 
         "## chrF",
         "",
         tables["chrf"].to_markdown(),
+        "## Per seed",
+        "",
+        _md_rows(seed_rows(records)),
         "## Validation NLL of the best checkpoints",
         "",
         _valid_table(records),
@@ -282,6 +304,7 @@ def write_report(records: Sequence[Any], out: Path, meta: Mapping[str, Any]) -> 
         "<h2>Verdict</h2><ul>", *[f"<li>{html.escape(line)}</li>" for line in _verdict(records)], "</ul>",
         "<h2>BLEU</h2>", _html_table(tables["bleu"]),
         "<h2>chrF</h2>", _html_table(tables["chrf"]),
+        "<h2>Per seed</h2>", _html_rows(seed_rows(records)),
         "<h2>Validation NLL of the best checkpoints</h2>", _html_valid_table(records),
         *(["<h2>CATS: what α did</h2>", _html_rows(alpha_rows(records))] if alpha_rows(records) else []),
         "<h2>Figures</h2>", *[_img(p) for p in figs],
