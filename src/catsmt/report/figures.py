@@ -94,7 +94,7 @@ def group_means(scores: dict[str, Any], metric: str) -> dict[str, float]:
 def pareto_figure(records: Sequence[Any], path: Path, label: Callable[[str], str], metric: str) -> Path:
     """Low- against high-resource mean of ``metric``: one small point per (method, seed), the
     method's mean over seeds as a large marker with ± one standard deviation."""
-    fig = Figure(figsize=(5.2, 4.2), layout="constrained")
+    fig = Figure(figsize=(7.6, 4.2), layout="constrained")
     ax = fig.subplots()
     by_method: dict[str, list[tuple[float, float]]] = {}
     for r in records:
@@ -114,7 +114,7 @@ def pareto_figure(records: Sequence[Any], path: Path, label: Callable[[str], str
     ax.set_xlabel(f"low-resource mean {name}")
     ax.set_ylabel(f"high-resource mean {name}")
     ax.set_title(f"Pareto view, test {name} (large: mean ± sd over seeds)")
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.02, 0.5))  # outside: never over a point
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
     return path
