@@ -1,7 +1,7 @@
 """Mutation check: apply one plausible one-line bug at a time to a copy of a module and see
 whether its tests notice.
 
-    python tools/mutants.py cats            # the CATS mutants against tests/weighting/test_cats*.py
+    python tools/mutants.py cats            # the CATS mutants against tests/weighting/test_cats.py
     python tools/mutants.py cats --list     # show them
 
 Each mutant is (name, original line fragment, replacement). The source tree is copied to a
@@ -51,7 +51,7 @@ CATS_MUTANTS: list[tuple[str, str, str]] = [
     ("alpha_min × N not checked", 'if params.mode == "projected" and params.alpha_min * n > 1.0 + 1e-12:', "if False:"),
 ]
 
-SUITES = {"cats": ("src/catsmt/weighting/cats.py", CATS_MUTANTS, ["tests/weighting/test_cats.py", "tests/weighting/test_cats_real.py"])}
+SUITES = {"cats": ("src/catsmt/weighting/cats.py", CATS_MUTANTS, ["tests/weighting/test_cats.py"])}
 
 
 def run(suite: str) -> int:
