@@ -385,7 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="tatoeba-ted8", choices=["tatoeba-ted8", "tatoeba-related", "synthetic"], help="corpus")
     p.add_argument("--out", default="demo", help="output folder")
     p.add_argument("--methods", default="t1,tinf,cats", help="methods to compare")
-    p.add_argument("--jobs", type=int, default=0, help="methods trained at once, one process and thread each (0 = one per method, at most the CPU count)")
+    p.add_argument("--jobs", type=int, default=0, help="methods trained at once, one process and thread each (0 = all methods at once)")
     p.add_argument("--mirror", default=None, help="offline mirror folder (default: $CATSMT_MIRROR)")
     p.add_argument("--max-steps", type=int, default=1000, help="updates per method (the same for all; no time cap)")
     p.add_argument("--eval-sentences", type=int, default=200, help="test sentences per language for BLEU")
