@@ -17,12 +17,12 @@ cd "$ROOT"
 OUT="${OUT:-study/m2o}"
 CONFIG="${CONFIG:-configs/tatoeba-m2o-cpu.yaml}"
 JOBS="${JOBS:-2}"
-CATS_SPEC="${CATS_SPEC:-cats}"
-SWEEP="${SWEEP:-cats cats+alpha_lr=0.2 cats+temperature=5}"
+CATS_SPEC="${CATS_SPEC:-cats+loss_term=ascent+temperature=5}"  # the sweep's choice on validation NLL
+SWEEP="${SWEEP:-cats cats+alpha_lr=0.2 cats+loss_term=ascent cats+loss_term=ascent+temperature=5}"
 CATSMT="${CATSMT:-catsmt}"
 
 one() {  # one() METHOD SEED: train (or reuse) and evaluate one run
-  "$CATSMT" compare "$CONFIG" --methods "$1" --seeds "$2" --beam 1 --out "$OUT" > /dev/null 2>> "$OUT/study.log" \
+  "$CATSMT" compare "$CONFIG" train.progress=false --methods "$1" --seeds "$2" --beam 1 --out "$OUT" > /dev/null 2>> "$OUT/study.log" \
     && echo "$(date -u +%H:%M:%S) done $1 seed $2" | tee -a "$OUT/study.log"
 }
 export -f one
