@@ -10,6 +10,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
+from catsmt.evaluation.scores import group_averages
 from catsmt.training.metrics import read_metrics
 
 
@@ -84,11 +85,9 @@ def weights_figure(record: Any, path: Path, label: Callable[[str], str]) -> Path
 
 
 def group_means(scores: dict[str, Any], metric: str) -> dict[str, float]:
-    """Mean of ``metric`` over the languages of each group ('low', 'high', ...) of one run."""
-    per: dict[str, list[float]] = {}
-    for s in scores["langs"].values():
-        per.setdefault(s["group"], []).append(float(s[metric]))
-    return {g: sum(v) / len(v) for g, v in per.items()}
+    """``all`` and per-group means of ``metric`` of one run, by :func:`group_averages`."""
+    langs = scores["langs"]
+    return group_averages({k: float(s[metric]) for k, s in langs.items()}, {k: s["group"] for k, s in langs.items()})
 
 
 def pareto_figure(records: Sequence[Any], path: Path, label: Callable[[str], str], metric: str) -> Path:

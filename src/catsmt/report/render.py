@@ -162,10 +162,8 @@ def seed_rows(records: Sequence[Any]) -> list[list[str]]:
         c, b = group_means(r.scores, "chrf"), group_means(r.scores, "bleu")
         nll = [v for v in r.valid_nll.values()]
         rows.append([
-            _label(r.method), str(r.seed), f"{c.get('low', float('nan')):.2f}", f"{c.get('high', float('nan')):.2f}",
-            f"{sum(float(s['chrf']) for s in r.scores['langs'].values()) / len(r.scores['langs']):.2f}",
-            f"{b.get('low', float('nan')):.2f}", f"{b.get('high', float('nan')):.2f}",
-            f"{sum(float(s['bleu']) for s in r.scores['langs'].values()) / len(r.scores['langs']):.2f}",
+            _label(r.method), str(r.seed),
+            *[f"{m.get(g, float('nan')):.2f}" for m in (c, b) for g in ("low", "high", "all")],
             f"{sum(nll) / len(nll):.3f}" if nll else "",
         ])
     return rows
@@ -255,6 +253,7 @@ def write_report(records: Sequence[Any], out: Path, meta: Mapping[str, Any]) -> 
     """Write ``report.md`` and ``report.html`` (images inlined) into ``out``."""
     split = str(meta.get("split", "test"))
     tables = build_tables(records, split)
+    verdict_lines, alpha = _verdict(records), alpha_rows(records)  # each read once, shown twice
     figs = figures.write_figures(records, out / "figures", _label)
     md = [
         "# catsmt comparison",
@@ -269,7 +268,7 @@ def write_report(records: Sequence[Any], out: Path, meta: Mapping[str, Any]) -> 
         _md_rows(_runs_rows(records)),
         "## Verdict",
         "",
-        *[f"- {line}" for line in _verdict(records)],
+        *[f"- {line}" for line in verdict_lines],
         "",
         "## BLEU",
         "",
@@ -283,7 +282,7 @@ def write_report(records: Sequence[Any], out: Path, meta: Mapping[str, Any]) -> 
         "## Validation NLL of the best checkpoints",
         "",
         _valid_table(records),
-        *(["## CATS: what α did", "", _md_rows(alpha_rows(records))] if alpha_rows(records) else []),
+        *(["## CATS: what α did", "", _md_rows(alpha)] if alpha else []),
         "## Figures",
         "",
     ]
@@ -301,12 +300,12 @@ def write_report(records: Sequence[Any], out: Path, meta: Mapping[str, Any]) -> 
         f"<p>Command: <code>{html.escape(str(meta.get('command', '')))}</code><br>Commit: <code>{html.escape(str(meta.get('commit')))}</code></p>",
         f"<p>{html.escape(_evaluation_note(records, meta))}</p>",
         "<h2>Runs</h2>", _html_rows(_runs_rows(records)),
-        "<h2>Verdict</h2><ul>", *[f"<li>{html.escape(line)}</li>" for line in _verdict(records)], "</ul>",
+        "<h2>Verdict</h2><ul>", *[f"<li>{html.escape(line)}</li>" for line in verdict_lines], "</ul>",
         "<h2>BLEU</h2>", _html_table(tables["bleu"]),
         "<h2>chrF</h2>", _html_table(tables["chrf"]),
         "<h2>Per seed</h2>", _html_rows(seed_rows(records)),
         "<h2>Validation NLL of the best checkpoints</h2>", _html_valid_table(records),
-        *(["<h2>CATS: what α did</h2>", _html_rows(alpha_rows(records))] if alpha_rows(records) else []),
+        *(["<h2>CATS: what α did</h2>", _html_rows(alpha)] if alpha else []),
         "<h2>Figures</h2>", *[_img(p) for p in figs],
     ]
     html_path = out / "report.html"

@@ -29,14 +29,12 @@ class GroupStats:
 
 def group_stats(records: Sequence[Any], metric: str) -> dict[str, GroupStats]:
     """Per method: mean ± sd over seeds of the low- and high-resource means of ``metric``."""
+    from catsmt.report.figures import group_means
+
     per: dict[str, list[tuple[float, float]]] = {}
     for r in records:
-        groups: dict[str, list[float]] = {}
-        for s in r.scores["langs"].values():
-            groups.setdefault(s["group"], []).append(float(s[metric]))
-        lo = statistics.fmean(groups.get("low", [float("nan")]))
-        hi = statistics.fmean(groups.get("high", [float("nan")]))
-        per.setdefault(r.method, []).append((lo, hi))
+        g = group_means(r.scores, metric)
+        per.setdefault(r.method, []).append((g.get("low", float("nan")), g.get("high", float("nan"))))
     out = {}
     for method, pts in per.items():
         lows, highs = [p[0] for p in pts], [p[1] for p in pts]
@@ -75,7 +73,9 @@ def verdict(records: Sequence[Any], metric: str = "chrf", label: Any = str) -> l
             + (f" -- the trade-off shows{spread}." if opposite else f" -- no trade-off: both move the same way{spread}.")
         )
     temps = {m: stats[m] for m in TEMPERATURES if m in stats}
-    cats_variants = [m for m in stats if m.split("+")[0] == "cats"] if temps else []
+    from catsmt.report.compare import is_proposed
+
+    cats_variants = [m for m in stats if is_proposed(m)] if temps else []
     for method in cats_variants:
         c = stats[method]
         best_lo = max(temps, key=lambda m: temps[m].low)
