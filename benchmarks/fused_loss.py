@@ -21,7 +21,7 @@ import torch
 
 from catsmt.bench import PeakMemory, describe_environment
 from catsmt.model import ModelConfig, build_model, label_smoothed_loss
-from catsmt.training.trainer import resolve_device
+from catsmt.run.device import resolve_device
 
 PAD = 0
 

@@ -20,8 +20,8 @@ import yaml
 
 from catsmt.cli import main
 from catsmt.data.recipes import OPUS_SHA256, OPUS_URL, build
-from catsmt.training import checkpoint as checkpoint_mod
-from catsmt.training.checkpoint import load_checkpoint
+from catsmt.run import checkpoint as checkpoint_mod
+from catsmt.run.checkpoint import load_checkpoint
 
 CACHE = ".catsmt-cache"
 CONFIG: dict[str, dict[str, object]] = {
@@ -214,7 +214,7 @@ def test_train_without_a_config(capsys) -> None:
 def test_cuda_device_without_cuda(capsys, corpus, tmp_path) -> None:
     config = write_config(tmp_path / "c.yaml", corpus, tmp_path / "run", train={"device": "cuda"})
     line = cli_error(capsys, "train", config)
-    assert line == "catsmt: error: train.device is cuda but no CUDA device is available; use device=cpu"
+    assert line == "catsmt: error: train.device: device 'cuda' asked for but no CUDA device is available; use cpu"
 
 
 # -- corpus ------------------------------------------------------------------------------------

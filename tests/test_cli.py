@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 
 from catsmt.cli import main
-from catsmt.decoding.checkpoints import load_inference_model, translate_lines
 from catsmt.decoding.config import DecodeConfig
+from catsmt.decoding.text import translate_lines
+from catsmt.run.inference import load_inference_model
 
-from .decoding.test_checkpoints import BRIEF, trained_run
+from .run.test_inference import BRIEF, trained_run
 
 
 @pytest.fixture(scope="module")

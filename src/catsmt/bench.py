@@ -66,8 +66,8 @@ from catsmt.data.sampler import BatchSampler
 from catsmt.decoding import DecodeConfig, translate_ids
 from catsmt.model import PRESETS, ModelConfig, Transformer, build_model, label_smoothed_loss
 from catsmt.model.transformer import DecoderCache, EncoderOut
+from catsmt.run.device import autocast_factory, resolve_device
 from catsmt.training.step import StepContext, train_step
-from catsmt.training.trainer import autocast_factory, resolve_device
 from catsmt.weighting import Weighting, get_method
 from catsmt.weighting.grads import flat_grad, param_slices, trainable
 

@@ -158,16 +158,22 @@ def _read_stdin_lines() -> Iterator[str]:
         yield line.removesuffix("\n").removesuffix("\r")
 
 
+def _check_device(name: str) -> None:
+    """Refuse an unknown or unavailable ``--device`` before any model is loaded."""
+    from catsmt.run.device import resolve_device
+
+    try:
+        resolve_device(name)
+    except ValueError as e:
+        raise UsageError(f"--device {name}: {e}") from e
+
+
 def cmd_translate(args: argparse.Namespace) -> int:
-    from catsmt.decoding.checkpoints import (
-        STREAM_CHUNK,
-        find_task,
-        load_inference_model,
-        translate_stream,
-        with_overrides,
-    )
+    from catsmt.decoding.text import STREAM_CHUNK, find_task, translate_stream, with_overrides
+    from catsmt.run.inference import load_inference_model
 
     _set_threads(args.threads)
+    _check_device(args.device)
     loaded = load_inference_model(args.path, args.device, args.average_last, args.checkpoint)
     lang = find_task(loaded.data, args.src_lang, args.tgt_lang)
     decode = with_overrides(loaded.cfg.decode, beam=args.beam, batch_tokens=args.batch_tokens)
@@ -193,10 +199,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from catsmt.evaluation.run_eval import evaluate_run, summary_text
 
     _set_threads(args.threads)
+    _check_device(args.device)
     run = Path(args.run)
     decode = None
     if args.beam is not None or args.batch_tokens is not None:
-        from catsmt.decoding.checkpoints import read_config, with_overrides
+        from catsmt.decoding.text import with_overrides
+        from catsmt.run.inference import read_config
 
         base = read_config(run, args.average_last, args.checkpoint).decode
         decode = with_overrides(base, beam=args.beam, batch_tokens=args.batch_tokens)
@@ -219,6 +227,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from catsmt.decoding.config import DecodeConfig
     from catsmt.report.compare import compare, parse_methods
 
+    _check_device(args.device)
     seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
     if not seeds:
         raise UsageError("--seeds needs at least one integer")
@@ -261,6 +270,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_analyze(args: argparse.Namespace) -> int:
     from catsmt.analysis.run import analyze_run
 
+    _check_device(args.device)
     what = [w.strip() for w in args.what.split(",") if w.strip()]
     langs = [x.strip() for x in args.langs.split(",")] if args.langs else None
     paths = []
@@ -432,7 +442,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from catsmt.config import ConfigError
     from catsmt.data.errors import DataError
     from catsmt.report.compare import CompareStopped
-    from catsmt.training.checkpoint import CheckpointError
+    from catsmt.run.checkpoint import CheckpointError
     from catsmt.training.trainer import RunDirError
 
     parser = build_parser()

@@ -9,12 +9,13 @@ import pytest
 import sacrebleu
 
 from catsmt.data.errors import DataError
-from catsmt.decoding.checkpoints import load_inference_model, translate_lines
 from catsmt.decoding.config import DecodeConfig
+from catsmt.decoding.text import translate_lines
 from catsmt.evaluation.run_eval import evaluate_run, summary_text
-from catsmt.training.checkpoint import CheckpointError
+from catsmt.run.checkpoint import CheckpointError
+from catsmt.run.inference import load_inference_model
 
-from ..decoding.test_checkpoints import BRIEF, CONVERGED, trained_run
+from ..run.test_inference import BRIEF, CONVERGED, trained_run
 
 ISSUE_KEYS = {"split", "beam", "signature", "langs", "average"}
 

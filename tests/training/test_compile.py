@@ -16,7 +16,7 @@ import torch
 
 from catsmt.config import ConfigError, load_config
 from catsmt.model import build_model
-from catsmt.training.checkpoint import load_checkpoint
+from catsmt.run.checkpoint import load_checkpoint
 from catsmt.training.metrics import read_metrics
 from catsmt.training.trainer import train
 

@@ -175,7 +175,7 @@ def test_two_ranks_equal_one_process_with_accumulation_and_resume_in_one(
     synthetic_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from catsmt.config import save_config
-    from catsmt.training.checkpoint import load_checkpoint
+    from catsmt.run.checkpoint import load_checkpoint
 
     from .conftest import tiny_config
 
@@ -253,7 +253,7 @@ def test_two_process_resume_is_bitwise_exact(synthetic_dir: Path, tmp_path: Path
     """With dropout (a stream per rank, all saved) a 2-process run stopped at step 6 and
     resumed in 2 processes ends bitwise where the straight run ends (~90 s)."""
     from catsmt.config import save_config
-    from catsmt.training.checkpoint import load_checkpoint
+    from catsmt.run.checkpoint import load_checkpoint
 
     from .conftest import tiny_config
 

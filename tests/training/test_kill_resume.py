@@ -28,7 +28,7 @@ import torch
 
 from catsmt.cli import main
 from catsmt.config import save_config
-from catsmt.training.checkpoint import load_checkpoint
+from catsmt.run.checkpoint import load_checkpoint
 from catsmt.training.metrics import read_metrics
 from catsmt.training.trainer import train
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from catsmt.training.checkpoint import load_checkpoint
+from catsmt.run.checkpoint import load_checkpoint
 from catsmt.training.metrics import read_metrics
 from catsmt.training.trainer import RunDirError, train
 

@@ -24,8 +24,8 @@ import torch
 
 from catsmt.analysis.plots import plot_curves, plot_similarity_heatmap
 from catsmt.analysis.tracking import ProbeBatches, measure
-from catsmt.decoding.checkpoints import load_for_inference
-from catsmt.training.checkpoint import load_checkpoint, step_checkpoints
+from catsmt.run.checkpoint import load_checkpoint, step_checkpoints
+from catsmt.run.inference import load_for_inference
 from catsmt.training.metrics import read_metrics
 
 

@@ -203,6 +203,14 @@ class MultilingualData:
             )
         return {task: len(arrays) for task, arrays in self._data.data[split].items()}
 
+    def mean_pair_cost(self, split: str) -> float:
+        """Mean padded size ``max(len(src), len(tgt) + 1)`` of the pairs of ``split``, over all
+        tasks: how many pairs a token budget holds, on average."""
+        costs = [self._arrays(split, lang).costs for lang in self.langs if lang in self._data.data.get(split, {})]
+        total = sum(int(c.sum()) for c in costs)
+        count = sum(len(c) for c in costs)
+        return total / count if count else 0.0
+
     def pair(self, lang: str) -> tuple[str, str]:
         """``(source language, target language)`` of task ``lang``."""
         if lang not in self._data.pairs:

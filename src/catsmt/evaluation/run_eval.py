@@ -24,11 +24,12 @@ from typing import Any, cast
 
 from catsmt.data import MultilingualData
 from catsmt.data.errors import DataError
-from catsmt.decoding.checkpoints import load_inference_model, one_line
 from catsmt.decoding.config import DecodeConfig
+from catsmt.decoding.text import one_line
 from catsmt.decoding.translate import translate_ids
 from catsmt.evaluation.scores import SplitScores, score_languages
 from catsmt.evaluation.tables import build_table
+from catsmt.run.inference import load_inference_model
 
 
 def choose_langs(data: MultilingualData, langs: Sequence[str] | None) -> list[str]:
@@ -78,7 +79,7 @@ def evaluate_run(
         decode: beam size, length penalty, length limits, batch size; the run's ``decode``
             section when ``None``.
         checkpoint: ``"best"``, ``"last"`` or a checkpoint file (see
-            :func:`~catsmt.decoding.checkpoints.resolve_checkpoint`).
+            :func:`~catsmt.run.inference.resolve_checkpoint`).
         average_last: average the last this-many step checkpoints instead (0 = off).
         device: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``.
         out: the JSON file to write; default ``RUN/eval/{split}.json``.

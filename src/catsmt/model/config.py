@@ -64,7 +64,7 @@ class ModelConfig:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], section: str = "model") -> ModelConfig:
         """Build from a mapping: the preset's values first, then the explicit keys."""
-        from catsmt.config import ConfigError, from_dict
+        from catsmt.config_fields import ConfigError, from_dict
 
         data = dict(data)
         preset = str(data.get("preset", cls.preset))

@@ -138,7 +138,7 @@ def learned_config(cfg: Config) -> dict[str, Any]:
 
 def _stored(run_dir: Path) -> dict[str, Any] | None:
     """:func:`learned_config` of the config a run folder was trained with (None: none, or unreadable)."""
-    from catsmt.config import from_dict
+    from catsmt.config_fields import from_dict
 
     try:
         return learned_config(from_dict(Config, yaml.safe_load((run_dir / "config.yaml").read_text())))

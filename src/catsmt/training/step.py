@@ -155,6 +155,8 @@ def train_step(ctx: StepContext, method: Weighting, step: int, parts: Sequence[L
     if finite or ctx.scaler.is_enabled():
         ctx.scaler.step(ctx.optimizer)  # the fp16 scaler skips the step itself on inf/nan
     ctx.scaler.update()
+    if method.observes_losses and finite:
+        _observe_losses(ctx, method, step, loss_sum, n_tokens)
     return StepStats(
         langs=langs,
         loss={k: loss_sum[k] / max(n_tokens[k], 1) for k in langs},
@@ -165,6 +167,19 @@ def train_step(ctx: StepContext, method: Weighting, step: int, parts: Sequence[L
         used_task_grads=use_task_grads,
         weights=weights,
     )
+
+
+def _observe_losses(
+    ctx: StepContext, method: Weighting, step: int, loss_sum: dict[str, float], n_tokens: dict[str, int]
+) -> None:
+    """Give the method the update's per-token loss of each language, over all ranks."""
+    sums = torch.zeros(len(ctx.langs), 2, dtype=torch.float64)
+    for lang, total in loss_sum.items():
+        sums[ctx.langs.index(lang)] = torch.tensor([total, float(n_tokens[lang])], dtype=torch.float64)
+    distributed.all_reduce_sum(sums)
+    present = sums[:, 1] > 0
+    langs = [lang for lang, here in zip(ctx.langs, present.tolist(), strict=True) if here]
+    method.observe_losses(step, langs, (sums[present, 0] / sums[present, 1]).float(), sums[present, 1].float())
 
 
 def _task_gradient_update(

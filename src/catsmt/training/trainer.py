@@ -23,19 +23,20 @@ from typing import Any, cast
 import torch
 from torch import Tensor, nn
 
-from catsmt.config import Config, save_config
+from catsmt.config import Config, ConfigError, save_config
 from catsmt.data import MultilingualData, prepare_data
 from catsmt.data.prefetch import PrefetchingSampler
 from catsmt.data.sampler import BatchSampler
 from catsmt.model import build_model
 from catsmt.model.loss import label_smoothed_loss
+from catsmt.run.checkpoint import CheckpointError, CheckpointManager
+from catsmt.run.device import autocast_factory, resolve_device
 from catsmt.training import distributed
-from catsmt.training.checkpoint import CheckpointError, CheckpointManager
 from catsmt.training.metrics import MetricsLogger
 from catsmt.training.rng import rng_state, seed_everything, set_rng_state
 from catsmt.training.schedule import inverse_sqrt_lr
 from catsmt.training.step import StepContext, StepStats, train_step
-from catsmt.weighting import Weighting, get_method
+from catsmt.weighting import RunBudget, Weighting, get_method
 from catsmt.weighting.grads import flat_grad, param_slices, trainable
 
 log = logging.getLogger(__name__)
@@ -71,24 +72,6 @@ class TrainResult:
     signum: int = 0  # the signal that stopped the run (when stopped == "signal")
     target_tokens: int = 0  # target tokens trained on, over all updates (and resumes)
     train_seconds: float = 0.0  # wall-clock seconds spent in training steps (not validation)
-
-
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """``auto`` picks the rank's CUDA device when available, else the CPU."""
-    if name == "auto":
-        return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("train.device is cuda but no CUDA device is available; use device=cpu")
-    return device
-
-
-def autocast_factory(precision: str, device: torch.device) -> Callable[[], contextlib.AbstractContextManager[None]]:
-    """A zero-argument context-manager factory for the configured mixed precision."""
-    if precision == "fp32":
-        return contextlib.nullcontext
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-    return lambda: torch.autocast(device_type=device.type, dtype=dtype)
 
 
 def validation_losses(
@@ -211,6 +194,16 @@ def _setup_compile(cfg: Config, wrapped: nn.Module) -> nn.Module:
     return cast(nn.Module, torch.compile(wrapped, backend=t.compile_backend, mode=t.compile_mode, dynamic=True))
 
 
+def _setup_weighting(cfg: Config, data: MultilingualData, world_size: int) -> Weighting:
+    """The weighting method, told the run's budget: updates, and pairs drawn over all of them
+    (token budget per update over the corpus's mean padded pair length)."""
+    t = cfg.train
+    tokens_per_update = cfg.data.max_tokens * t.accum_steps * world_size
+    examples = int(t.max_steps * tokens_per_update / max(data.mean_pair_cost("train"), 1.0))
+    budget = RunBudget(updates=t.max_steps, examples=examples)
+    return get_method(cfg.weighting.method)(cfg.weighting.params, data.langs, data.sizes("train"), budget=budget)
+
+
 def _setup_optimizer(cfg: Config, params: list[nn.Parameter], device: torch.device) -> torch.optim.Optimizer:
     t = cfg.train
     kwargs: dict[str, Any] = dict(lr=t.lr, betas=(t.betas[0], t.betas[1]), eps=t.adam_eps, weight_decay=t.weight_decay)
@@ -292,7 +285,10 @@ def train(cfg: Config, resume: bool = False) -> TrainResult:
         RunDirError: the run folder exists without ``resume``, or is missing with it.
     """
     info = distributed.detect()
-    device = resolve_device(cfg.train.device, info.local_rank)
+    try:
+        device = resolve_device(cfg.train.device, info.local_rank)
+    except ValueError as e:
+        raise ConfigError(f"train.device: {e}") from e
     distributed.init(info, device)
     if cfg.train.threads > 0:
         torch.set_num_threads(cfg.train.threads)
@@ -300,7 +296,7 @@ def train(cfg: Config, resume: bool = False) -> TrainResult:
     data = distributed.main_first(lambda: prepare_data(cfg.data))  # rank 0 builds the cache; the vocabulary does not depend on the training seed
     model = _setup_model(cfg, data, device, info.rank)
     params = trainable(model.parameters())
-    method: Weighting = get_method(cfg.weighting.method)(cfg.weighting.params, data.langs, data.sizes("train"))
+    method = _setup_weighting(cfg, data, info.world_size)
     optimizer = _setup_optimizer(cfg, params, device)
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.train.precision == "fp16")
     stream = data.sampler(method.sampling_probs(), seed=cfg.train.seed, rank=info.rank, world_size=info.world_size)
@@ -333,7 +329,7 @@ def train(cfg: Config, resume: bool = False) -> TrainResult:
         optimizer=optimizer, scaler=scaler, autocast=autocast, pad_id=data.vocab.pad_id,
         label_smoothing=cfg.train.label_smoothing, clip_norm=cfg.train.clip_norm, langs=data.langs,
         loss_chunk=cfg.train.loss_chunk,
-        dev_grad=_setup_dev_grad(model, params, data, cfg, device),
+        dev_grad=_setup_dev_grad(model, params, data, cfg, device) if method.needs_dev_grad else None,
     )
     # On resume, events after the checkpoint's step are dropped: the loop logs them again.
     logger = MetricsLogger(run, cfg.train.tensorboard, enabled=info.is_main, resume_step=state.step if resume else None)

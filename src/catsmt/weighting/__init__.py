@@ -6,7 +6,13 @@ read it.
 
 from __future__ import annotations
 
-from catsmt.weighting.base import TaskGradients, Weighting, temperature_probs, token_weights
+from catsmt.weighting.base import (
+    RunBudget,
+    TaskGradients,
+    Weighting,
+    temperature_probs,
+    token_weights,
+)
 from catsmt.weighting.cats import CATS
 from catsmt.weighting.gradnorm import GradNorm
 from catsmt.weighting.gradvac import GradVac
@@ -49,6 +55,7 @@ def register(name: str, cls: type[Weighting]) -> None:
 
 __all__ = [
     "WEIGHTINGS",
+    "RunBudget",
     "TaskGradients",
     "Weighting",
     "get_method",

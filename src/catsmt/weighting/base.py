@@ -56,6 +56,20 @@ class TaskGradients:
         return g @ g.T
 
 
+@dataclass(frozen=True)
+class RunBudget:
+    """How much training the run plans, for methods that allocate a budget (UniMax).
+
+    Attributes:
+        updates: optimizer updates the run will make (``train.max_steps``).
+        examples: sentence pairs it will draw over all updates, estimated from the token
+            budget per update and the corpus's mean padded pair length.
+    """
+
+    updates: int
+    examples: int
+
+
 def token_weights(n_tokens: Tensor) -> Tensor:
     """Weights ``n_k / Σ n`` that make ``Σ w_k L_k`` the token-weighted mean loss of a batch."""
     n = n_tokens.double()
@@ -92,11 +106,20 @@ class Weighting:
         params: an instance of the subclass's ``Params``.
         langs: all task names, fixed for the whole run.
         sizes: training examples per task (``|D_n|``), for temperature sampling.
+        budget: the run's planned updates and examples, when the loop knows them.
     """
 
     Params: ClassVar[type] = object
+    #: The loop passes ``TaskGradients.dev_grad`` (a closure over a dev batch) only to methods
+    #: that set this; building it costs a dev batch per language.
+    needs_dev_grad: ClassVar[bool] = False
+    #: The loop calls :meth:`observe_losses` after every update only for methods that set this
+    #: (under DDP it all-reduces the losses first, one small collective).
+    observes_losses: ClassVar[bool] = False
 
-    def __init__(self, params: Any, langs: Sequence[str], sizes: Mapping[str, int]) -> None:
+    def __init__(
+        self, params: Any, langs: Sequence[str], sizes: Mapping[str, int], *, budget: RunBudget | None = None
+    ) -> None:
         if not langs:
             raise ValueError("a weighting method needs at least one task")
         missing = [lang for lang in langs if lang not in sizes]
@@ -106,6 +129,7 @@ class Weighting:
         if validate is not None:
             validate()
         self.params = params
+        self.budget = budget
         self.langs = list(langs)
         self.sizes = {lang: int(sizes[lang]) for lang in langs}
         self.index = {lang: i for i, lang in enumerate(self.langs)}
@@ -148,6 +172,11 @@ class Weighting:
         :meth:`needs_task_grads` is true; may update the method's state."""
         w = self.loss_weights(step, tasks.langs, tasks.n_tokens).to(tasks.grads)
         return w @ tasks.grads
+
+    def observe_losses(self, step: int, langs: Sequence[str], losses: Tensor, n_tokens: Tensor) -> None:
+        """After update ``step`` (0-based): the ``(K,)`` per-token training losses of the
+        update's languages, measured on its batch before the parameters moved, over all ranks.
+        Called only when :attr:`observes_losses` is set; the default does nothing."""
 
     # -- state and logging -------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -40,7 +40,13 @@ import torch
 from torch import Tensor
 
 from catsmt.config_fields import option
-from catsmt.weighting.base import TaskGradients, Weighting, check_state_keys, check_state_langs
+from catsmt.weighting.base import (
+    RunBudget,
+    TaskGradients,
+    Weighting,
+    check_state_keys,
+    check_state_langs,
+)
 
 MODES = ("projected", "literal")
 #: How Eq. 4's loss term Σ α_n L_n moves α: descent (the paper), ascent (the robust,
@@ -180,8 +186,10 @@ class CATS(Weighting):
 
     Params = CATSParams
 
-    def __init__(self, params: CATSParams, langs: Sequence[str], sizes: Mapping[str, int]) -> None:
-        super().__init__(params, langs, sizes)
+    def __init__(
+        self, params: CATSParams, langs: Sequence[str], sizes: Mapping[str, int], *, budget: RunBudget | None = None
+    ) -> None:
+        super().__init__(params, langs, sizes, budget=budget)
         n = len(self.langs)
         if params.mode == "projected" and params.alpha_min * n > 1.0 + 1e-12:
             raise ValueError(f"alpha_min={params.alpha_min} is infeasible for {n} languages: alpha_min × N must be <= 1")

@@ -34,7 +34,7 @@ class WeightingConfig:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], section: str = "weighting") -> WeightingConfig:
-        from catsmt.config import ConfigError, from_dict
+        from catsmt.config_fields import ConfigError, from_dict
         from catsmt.weighting import get_method
 
         data = dict(data)
@@ -47,6 +47,6 @@ class WeightingConfig:
         return cls(method=method, params=params)
 
     def to_mapping(self) -> dict[str, Any]:
-        from catsmt.config import to_dict
+        from catsmt.config_fields import to_dict
 
         return {"method": self.method, **to_dict(self.params)}

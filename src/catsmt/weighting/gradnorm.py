@@ -12,7 +12,13 @@ import torch
 from torch import Tensor
 
 from catsmt.config_fields import option
-from catsmt.weighting.base import TaskGradients, Weighting, check_state_keys, check_state_langs
+from catsmt.weighting.base import (
+    RunBudget,
+    TaskGradients,
+    Weighting,
+    check_state_keys,
+    check_state_langs,
+)
 
 #: Weights are kept at least this large (before renormalisation) so they stay positive.
 MIN_WEIGHT = 1e-3
@@ -102,9 +108,11 @@ class GradNorm(Weighting):
 
     Params = GradNormParams
 
-    def __init__(self, params: GradNormParams, langs: Sequence[str], sizes: Mapping[str, int]) -> None:
+    def __init__(
+        self, params: GradNormParams, langs: Sequence[str], sizes: Mapping[str, int], *, budget: RunBudget | None = None
+    ) -> None:
         params.validate()
-        super().__init__(params, langs, sizes)
+        super().__init__(params, langs, sizes, budget=budget)
         self.params: GradNormParams = params
         n = len(self.langs)
         self.weights = torch.ones(n, dtype=torch.float64)  # w_i, indexed like self.langs

@@ -12,6 +12,7 @@ from torch import Tensor
 
 from catsmt.config_fields import option
 from catsmt.weighting.base import (
+    RunBudget,
     TaskGradients,
     Weighting,
     check_state_keys,
@@ -103,9 +104,11 @@ class GradVac(Weighting):
 
     Params = GradVacParams
 
-    def __init__(self, params: GradVacParams, langs: Sequence[str], sizes: Mapping[str, int]) -> None:
+    def __init__(
+        self, params: GradVacParams, langs: Sequence[str], sizes: Mapping[str, int], *, budget: RunBudget | None = None
+    ) -> None:
         params.validate()
-        super().__init__(params, langs, sizes)
+        super().__init__(params, langs, sizes, budget=budget)
         self.params: GradVacParams = params
         self.generator = torch.Generator().manual_seed(params.seed)
         n = len(self.langs)

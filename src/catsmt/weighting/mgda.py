@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from catsmt.config_fields import option
-from catsmt.weighting.base import TaskGradients, Weighting
+from catsmt.weighting.base import RunBudget, TaskGradients, Weighting
 
 NORMALIZATIONS = ("none", "l2", "loss")
 
@@ -140,9 +140,11 @@ class MGDA(Weighting):
 
     Params = MGDAParams
 
-    def __init__(self, params: MGDAParams, langs: Sequence[str], sizes: Mapping[str, int]) -> None:
+    def __init__(
+        self, params: MGDAParams, langs: Sequence[str], sizes: Mapping[str, int], *, budget: RunBudget | None = None
+    ) -> None:
         params.validate()
-        super().__init__(params, langs, sizes)
+        super().__init__(params, langs, sizes, budget=budget)
         self.params: MGDAParams = params
         self._last: dict[str, float] = {}
 

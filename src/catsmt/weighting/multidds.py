@@ -13,6 +13,7 @@ from torch import Tensor
 
 from catsmt.config_fields import option
 from catsmt.weighting.base import (
+    RunBudget,
     TaskGradients,
     Weighting,
     check_state_keys,
@@ -68,10 +69,13 @@ class MultiDDS(Weighting):
     """
 
     Params = MultiDDSParams
+    needs_dev_grad = True
 
-    def __init__(self, params: MultiDDSParams, langs: Sequence[str], sizes: Mapping[str, int]) -> None:
+    def __init__(
+        self, params: MultiDDSParams, langs: Sequence[str], sizes: Mapping[str, int], *, budget: RunBudget | None = None
+    ) -> None:
         params.validate()
-        super().__init__(params, langs, sizes)
+        super().__init__(params, langs, sizes, budget=budget)
         self.params: MultiDDSParams = params
         init = temperature_probs(self.sizes, params.temperature)
         self.logits = torch.tensor([math.log(init[lang]) for lang in self.langs], dtype=torch.float64)

@@ -10,7 +10,13 @@ import torch
 from torch import Tensor
 
 from catsmt.config_fields import option
-from catsmt.weighting.base import TaskGradients, Weighting, check_state_keys, token_weights
+from catsmt.weighting.base import (
+    RunBudget,
+    TaskGradients,
+    Weighting,
+    check_state_keys,
+    token_weights,
+)
 
 
 @dataclass
@@ -75,8 +81,10 @@ class PCGrad(Weighting):
 
     Params = PCGradParams
 
-    def __init__(self, params: PCGradParams, langs: Sequence[str], sizes: Mapping[str, int]) -> None:
-        super().__init__(params, langs, sizes)
+    def __init__(
+        self, params: PCGradParams, langs: Sequence[str], sizes: Mapping[str, int], *, budget: RunBudget | None = None
+    ) -> None:
+        super().__init__(params, langs, sizes, budget=budget)
         self.params: PCGradParams = params
         self.generator = torch.Generator().manual_seed(params.seed)
         self._conflict_frac = 0.0

@@ -15,20 +15,17 @@ import torch
 from catsmt.config import Config, load_config
 from catsmt.data.errors import DataError
 from catsmt.data.recipes import build
-from catsmt.decoding.checkpoints import (
+from catsmt.decoding.config import DecodeConfig
+from catsmt.decoding.text import find_task, translate_lines, translate_stream, with_overrides
+from catsmt.run.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from catsmt.run.inference import (
     average_checkpoints,
-    find_task,
     last_step_checkpoints,
     load_for_inference,
     load_inference_model,
     read_config,
     resolve_checkpoint,
-    translate_lines,
-    translate_stream,
-    with_overrides,
 )
-from catsmt.decoding.config import DecodeConfig
-from catsmt.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from catsmt.training.trainer import train
 
 #: A brief run (about 10 s): 90 small updates, BLEU 10-25 -- enough for outputs that differ

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from catsmt.training.checkpoint import (
+from catsmt.run.checkpoint import (
     CheckpointError,
     CheckpointManager,
     load_checkpoint,
