@@ -92,11 +92,56 @@ def merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+class DuplicateKeyError(yaml.YAMLError):
+    """A YAML mapping that names a key twice (PyYAML would keep the last one silently)."""
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """:class:`yaml.SafeLoader` that refuses a mapping naming a key twice.
+
+    Two ``data:`` blocks in one file are a mistake (an edit pasted below the original), and
+    the plain loader drops the first without a word. Merge keys (``<<: *defaults``) may still
+    be overridden: that is what they are for.
+    """
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        self._check_unique(node, "", set())
+        return super().construct_document(node)
+
+    def _check_unique(self, node: yaml.Node, where: str, seen: set[int]) -> None:
+        if id(node) in seen:  # an alias met again (a recursive structure): checked already
+            return
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self._check_unique(item, f"{where}[{i}]", seen)
+        elif isinstance(node, yaml.MappingNode):
+            first: dict[Any, int] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                name = f"{where}.{key}" if where else str(key)
+                line = key_node.start_mark.line + 1
+                try:
+                    earlier = first.get(key)
+                except TypeError:  # an unhashable key: the constructor reports it
+                    continue
+                if earlier is not None:
+                    raise DuplicateKeyError(
+                        f"line {line}: duplicate key '{name}' (first given at line {earlier}); "
+                        "each key may appear once"
+                    )
+                first[key] = line
+                self._check_unique(value_node, name, seen)
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping, with errors that name the file.
 
     Raises:
-        ConfigError: the file is missing, unreadable, not YAML, or not a mapping.
+        ConfigError: the file is missing, unreadable, not YAML, not a mapping, or has a
+            mapping that names a key twice (the error names the key and its line).
     """
     p = Path(path)
     try:
@@ -106,7 +151,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"cannot read config file {p}: {e}") from e
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader
+    except DuplicateKeyError as e:
+        raise ConfigError(f"{p}: {e}") from e
     except yaml.YAMLError as e:
         raise ConfigError(f"{p}: not valid YAML: {e}") from e
     if data is None:

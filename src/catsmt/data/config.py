@@ -8,6 +8,7 @@ from catsmt.config_fields import option
 
 FORMATS = ("fairseq", "tsv", "ted")
 DIRECTIONS = ("o2m", "m2o", "pairs")
+VOCAB_MODELS = ("unigram", "bpe")
 
 
 @dataclass
@@ -44,3 +45,10 @@ class DataConfig:
         for name in ("vocab_size", "max_tokens", "langs_per_batch", "max_len", "vocab_sample", "pack_len"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("min_part_tokens", "low_threshold"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.vocab_model not in VOCAB_MODELS:
+            raise ValueError(f"vocab_model must be one of {', '.join(VOCAB_MODELS)}, got '{self.vocab_model}'")
+        if not self.vocab_temperature > 0:
+            raise ValueError(f"vocab_temperature must be > 0 (inf = uniform), got {self.vocab_temperature}")

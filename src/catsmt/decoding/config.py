@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from catsmt.config_fields import option
@@ -20,3 +21,12 @@ class DecodeConfig:
             raise ValueError(f"beam must be >= 1, got {self.beam}")
         if self.batch_tokens < 1:
             raise ValueError(f"batch_tokens must be >= 1, got {self.batch_tokens}")
+        if not (math.isfinite(self.max_len_a) and self.max_len_a >= 0) or self.max_len_b < 0:
+            raise ValueError(
+                f"max_len_a and max_len_b must be >= 0 (and max_len_a finite), "
+                f"got {self.max_len_a} and {self.max_len_b}"
+            )
+        if self.max_len_a == 0 and self.max_len_b == 0:
+            raise ValueError("max_len_a and max_len_b are both 0: every translation would be empty")
+        if not math.isfinite(self.lenpen):
+            raise ValueError(f"lenpen must be a finite number, got {self.lenpen}")
