@@ -12,6 +12,7 @@ import pytest
 from catsmt.data import download
 from catsmt.data.download import fetch, mirror_path
 from catsmt.data.errors import DataError
+from catsmt.files import TMP_PATTERN
 
 CONTENT = b"Invented sentence one.\nInvented sentence two.\n"
 SHA = hashlib.sha256(CONTENT).hexdigest()
@@ -39,7 +40,8 @@ def mirror(tmp_path) -> Path:
 
 
 def leftovers(directory: Path) -> list[str]:
-    return sorted(p.name for p in directory.iterdir() if p.name.endswith(".part"))
+    """Temporary files left beside the destination (names as catsmt.files writes them)."""
+    return sorted(p.name for p in directory.iterdir() if TMP_PATTERN.match(p.name))
 
 
 def test_mirror_path_follows_the_url():

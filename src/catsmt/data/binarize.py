@@ -23,6 +23,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ import torch
 from catsmt.data.batch import LangBatch
 from catsmt.data.errors import DataError
 from catsmt.data.vocab import Vocab
+from catsmt.files import current_umask, write_atomic
 
 FORMAT_VERSION = 1
 SPLITS = ("train", "valid", "test")
@@ -80,7 +82,8 @@ def files_digest(directory: Path, exclude: Sequence[Path] = (), memo: Path | Non
     modification time, so a second call only stats the files.
 
     Raises:
-        DataError: ``directory`` does not exist.
+        DataError: ``directory`` does not exist, or holds something other than regular files
+            and folders (a FIFO would block the hash for ever; a broken link cannot be read).
     """
     directory = Path(directory).resolve()
     if not directory.is_dir():
@@ -103,7 +106,15 @@ def files_digest(directory: Path, exclude: Sequence[Path] = (), memo: Path | Non
             if name.startswith("."):
                 continue
             path = here / name
-            st = path.stat()
+            try:
+                st = path.stat()
+            except OSError as e:
+                raise DataError(f"cannot read {path} in the corpus folder: {e.strerror}") from None
+            if not stat.S_ISREG(st.st_mode):
+                raise DataError(
+                    f"{path} is {_file_kind(st.st_mode)}, not a regular file; a corpus folder "
+                    "holds only regular files and folders (remove it or move it elsewhere)"
+                )
             abs_name = str(path)
             old = known.get(abs_name)
             if old is not None and old[0] == st.st_size and old[1] == st.st_mtime_ns:
@@ -126,12 +137,18 @@ def _file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _file_kind(mode: int) -> str:
+    """What a non-regular file is, in words ("a FIFO (named pipe)")."""
+    kinds = [
+        (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+    ]
+    return next((word for test, word in kinds if test(mode)), "not a file")
+
+
 def _write_text_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    write_atomic(path, text, fsync=False)  # a memo: rebuilt if lost
 
 
 def cache_dir(
@@ -425,6 +442,7 @@ def write_entry(
     entry.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=entry.parent, prefix=f".tmp-{entry.name}-"))
     try:
+        tmp.chmod(0o777 & ~current_umask())  # mkdtemp's 0700 would shut the group out of the cache
         sizes: dict[str, dict[str, int]] = {}
         skipped: dict[str, int] = {}
         tags: dict[str, int] = {}

@@ -100,7 +100,10 @@ def prepare_data(cfg: DataConfig, seed: int = 1) -> MultilingualData:
     else:
         corpus = read_corpus(cfg)
         langs = {lang for pair in corpus.pairs.values() for lang in pair}
-        log.info("training a %d-piece vocabulary on %s", cfg.vocab_size, ", ".join(corpus.tasks))
+        log.info(
+            "training a vocabulary of up to %d pieces (data.vocab_size) on %s",
+            cfg.vocab_size, ", ".join(corpus.tasks),
+        )
         vocab = Vocab.train(
             vocab_path,
             corpus.splits["train"],
@@ -111,6 +114,13 @@ def prepare_data(cfg: DataConfig, seed: int = 1) -> MultilingualData:
             temperature=cfg.vocab_temperature,
             seed=seed,
         )
+    if vocab.size < cfg.vocab_size:  # SentencePiece stops where the corpus runs out of pieces
+        log.warning(
+            "data.vocab_size is %d, but this corpus supports only %d pieces: using a %d-piece vocabulary",
+            cfg.vocab_size, vocab.size, vocab.size,
+        )
+    else:
+        log.info("vocabulary: %d pieces", vocab.size)
     entry = cache_dir(root, corpus_key, vocab, cfg.max_len, cfg.source_tag)
     if is_built(entry):
         data = load_binarized(entry)

@@ -14,13 +14,13 @@ import hashlib
 import logging
 import os
 import re
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import BinaryIO
 
 from catsmt.data.errors import DataError
+from catsmt.files import fsync_dir, write_temporary
 
 MIRROR_ENV = "CATSMT_MIRROR"
 MIRRORED_PREFIX = "https://raw.githubusercontent.com/"
@@ -124,26 +124,31 @@ def fetch(
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     source, where = _open_source(url, resolve_mirror(mirror), timeout)
+    digest = hashlib.sha256()
+
+    def copy(out: BinaryIO) -> None:
+        while chunk := source.read(_CHUNK):
+            digest.update(chunk)
+            out.write(chunk)
+
     with source:
-        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-        tmp = Path(tmp_name)
         try:
-            digest = hashlib.sha256()
-            with os.fdopen(fd, "wb") as out:
-                while chunk := source.read(_CHUNK):
-                    digest.update(chunk)
-                    out.write(chunk)
-            actual = digest.hexdigest()
-            if actual != sha256:
-                raise DataError(
-                    f"sha256 mismatch for {where}: expected {sha256}, got {actual}; "
-                    f"{dest} was not written"
-                )
-            os.replace(tmp, dest)
+            tmp = write_temporary(dest, copy)
         except OSError as e:  # URLError is an OSError: a connection lost mid-transfer
             raise DataError(f"reading {where} into {dest} failed: {e}") from None
-        finally:
-            tmp.unlink(missing_ok=True)
+    try:
+        actual = digest.hexdigest()
+        if actual != sha256:
+            raise DataError(
+                f"sha256 mismatch for {where}: expected {sha256}, got {actual}; "
+                f"{dest} was not written"
+            )
+        os.replace(tmp, dest)
+    except OSError as e:
+        raise DataError(f"cannot write {dest}: {e}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_dir(dest.parent)
     return dest
 
 

@@ -22,11 +22,10 @@ import contextlib
 import dataclasses
 import difflib
 import json
+import logging
 import math
-import os
 import random
 import re
-import tempfile
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,9 @@ from catsmt.data.config import DataConfig
 from catsmt.data.corpus import FAIRSEQ_FILE, SPLITS, read_corpus, read_parallel
 from catsmt.data.download import MIRRORED_PREFIX, fetch
 from catsmt.data.errors import DataError
+from catsmt.files import write_atomic
+
+log = logging.getLogger(__name__)
 
 PIVOT = "eng"
 DOWNLOADS_DIR = ".downloads"
@@ -121,6 +123,11 @@ class WmtOptions:
         _check_split_options(self, WMT_LANGS)
 
 
+#: Most pairs per language and split that ``synthetic`` draws: its grammar has about 1.4e8
+#: sentences, most of them rare, so a million distinct ones take ~10 s and far more take hours.
+SYNTHETIC_MAX_PAIRS = 1_000_000
+
+
 @dataclass
 class SyntheticOptions:
     """Options of ``synthetic``."""
@@ -141,6 +148,12 @@ class SyntheticOptions:
         for name, value in [("sizes", min(self.sizes)), ("valid", self.valid), ("test", self.test)]:
             if value < 1:
                 raise DataError(f"{name} must be >= 1, got {value}")
+        for name, value in [("sizes", max(self.sizes)), ("valid", self.valid), ("test", self.test)]:
+            if value > SYNTHETIC_MAX_PAIRS:
+                raise DataError(
+                    f"{name} must be <= {SYNTHETIC_MAX_PAIRS} pairs per language, got {value} "
+                    "(synthetic's grammar runs short of distinct sentences beyond that)"
+                )
 
 
 @dataclass
@@ -498,6 +511,7 @@ def _synthetic(opts: SyntheticOptions, downloads: _Downloads) -> _Built:
         for split, size in (("valid", opts.valid), ("test", opts.test)):
             data[name][split] = [(translate(i, s), _english(s)) for s in _draw(rng, size, held_out)]
     for i, name in enumerate(names):
+        log.info("synthetic: %s (%d of %d), %d training pairs", name, i + 1, n_langs, opts.sizes[i])
         rng = random.Random(f"{opts.seed}-{name}-train")
         sentences = _draw(rng, opts.sizes[i], set(held_out))
         data[name]["train"] = [(translate(i, s), _english(s)) for s in sentences]
@@ -681,16 +695,6 @@ def _check_out(out: Path, name: str, overwrite: bool) -> None:
         )
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
 def _write(out: Path, data: LangSplits, stats: dict[str, Any]) -> None:
     """Write the corpus files, remove stale ones, then ``stats.json`` (last, so that a directory
     with a ``stats.json`` holds a complete build)."""
@@ -708,12 +712,12 @@ def _write(out: Path, data: LangSplits, stats: dict[str, Any]) -> None:
             for src, tgt in ((PIVOT, lang), (lang, PIVOT)):
                 for side in (src, tgt):
                     name = f"{split}.{src}-{tgt}.{side}"
-                    _write_atomic(out / name, text[side])
+                    write_atomic(out / name, text[side])
                     written.add(name)
     for path in out.iterdir():  # corpus files of an earlier build that this one does not have
         if FAIRSEQ_FILE.match(path.name) and path.name not in written and path.is_file():
             path.unlink()
-    _write_atomic(out / STATS_FILE, json.dumps(stats, indent=2, ensure_ascii=False) + "\n")
+    write_atomic(out / STATS_FILE, json.dumps(stats, indent=2, ensure_ascii=False) + "\n")
 
 
 # ---------------------------------------------------------------------------------------------

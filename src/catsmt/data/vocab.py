@@ -14,7 +14,6 @@ import hashlib
 import io
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import numpy as np
 import sentencepiece as spm
 
 from catsmt.data.errors import DataError
+from catsmt.files import write_atomic
 from catsmt.weighting.base import temperature_probs
 
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
@@ -186,13 +186,10 @@ class Vocab:
             raise DataError(f"'{path}' is not a SentencePiece model: {err}") from err
 
     def save(self, path: str | Path) -> None:
-        """Write the model to ``path`` atomically (a temporary file, then a rename)."""
+        """Write the model to ``path`` atomically (see :func:`catsmt.files.write_atomic`)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            f.write(self._proto)
-        os.replace(tmp, path)
+        write_atomic(path, self._proto)
 
     # -- ids -----------------------------------------------------------------------------
     @property
