@@ -72,10 +72,15 @@ def write_temporary(path: Path, content: bytes | str | Callable[[BinaryIO], obje
 def write_atomic(path: str | Path, content: bytes | str | Callable[[BinaryIO], object], fsync: bool = True) -> None:
     """Replace ``path`` with ``content`` atomically (see the module docstring).
 
+    A ``path`` that is a symbolic link keeps it: the file it points to is replaced (the
+    temporary file goes beside that file, on its file system), as ``open(path, "w")`` would.
+
     Raises:
         OSError: the disk is full or the folder not writable; ``path`` is unchanged.
     """
     path = Path(path)
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
     tmp = write_temporary(path, content, fsync)
     try:
         os.replace(tmp, path)

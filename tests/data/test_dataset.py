@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import random
+import stat
 import time
 from pathlib import Path
 
@@ -179,3 +181,28 @@ def test_low_resource_list_is_checked(tmp_path):
 def test_missing_corpus_directory_is_named(tmp_path):
     with pytest.raises(DataError, match="nowhere"):
         prepare_data(config(tmp_path / "nowhere"))
+
+
+def test_a_shared_data_folder_stays_group_writable(tmp_path: Path) -> None:
+    """With a group's umask (0o002), the corpus that ``data get`` writes, its binarized cache
+    and the vocabulary are group-readable and writable: not the 0600 of ``tempfile.mkstemp``
+    (nor mkdtemp's 0700 folder), which shut a second user of the folder out with EACCES."""
+    from catsmt.data.recipes import build
+
+    previous = os.umask(0o002)
+    try:
+        out = tmp_path / "shared"
+        build("synthetic", out, sizes=[60, 60], valid=6, test=6)
+        data = prepare_data(config(out, vocab_size=100, low_threshold=10))
+    finally:
+        os.umask(previous)
+    cache = out / ".catsmt-cache"
+    vocab = list(cache.glob("spm-*.model"))
+    entries = [p for p in cache.iterdir() if p.is_dir()]
+    assert len(vocab) == 1 and len(entries) == 1 and data.vocab.size > 0
+    assert list(entries[0].glob("*.tok.npy")) and (cache / "files.json").is_file()
+    modes = {p: stat.S_IMODE(p.stat().st_mode) for p in [out, *out.rglob("*")]}
+    files = {p: m for p, m in modes.items() if p.is_file()}
+    folders = {p: m for p, m in modes.items() if p.is_dir()}
+    assert {m for m in files.values()} == {0o664}, {str(p.relative_to(out)): oct(m) for p, m in files.items()}
+    assert {m for m in folders.values()} == {0o775}, {str(p.relative_to(out)): oct(m) for p, m in folders.items()}

@@ -8,7 +8,14 @@ from collections.abc import Iterator
 import pytest
 import torch
 
-from catsmt.decoding import DecodeConfig, beam_search, greedy_search, make_batches, translate_ids
+from catsmt.decoding import (
+    DecodeConfig,
+    beam_search,
+    fit_sources,
+    greedy_search,
+    make_batches,
+    translate_ids,
+)
 from catsmt.model import (
     DecoderCache,
     EncoderOut,
@@ -271,3 +278,23 @@ def test_tiny_preset_learns_to_reverse_sequences() -> None:
     assert sum(h == t for h, t in zip(greedy, targets, strict=True)) >= 95
     beam = beam_search(model, src, bos, EOS, PAD, 4, 1.0, 10)
     assert sum(h == t for h, t in zip(beam, targets, strict=True)) >= 95
+
+
+def test_fit_sources_cuts_only_the_long_ones_and_keeps_their_end() -> None:
+    sources = [[TAG, 5, EOS], [TAG, *range(FIRST, FIRST + 10), EOS], [TAG, 6, 7, EOS]]
+    fitted, cut = fit_sources(sources, 4)
+    assert cut == [1]
+    assert fitted[0] == sources[0] and fitted[2] == sources[2]  # at the limit or under: unchanged
+    assert fitted[1] == [TAG, FIRST, FIRST + 1, EOS]  # the tag, the first pieces, then </s>
+    assert sources[1][-1] == EOS and len(sources[1]) == 12  # the input is not changed
+
+
+def test_translate_ids_refuses_a_source_longer_than_the_positions_by_name() -> None:
+    model = random_model(0)
+    limit = model.cfg.max_positions
+    long = [TAG, *([FIRST] * limit), EOS]
+    with pytest.raises(ValueError, match=f"source sentence 1 has {limit + 2} tokens, more than the model's max_positions={limit}"):
+        translate_ids(model, [[TAG, FIRST, EOS], long], [TAG, TAG], DecodeConfig(beam=1), EOS, PAD, "cpu")
+    fitted, _ = fit_sources([long], limit)
+    (out,) = translate_ids(model, fitted, [TAG], DecodeConfig(beam=1, max_len_b=3, max_len_a=0), EOS, PAD, "cpu")
+    assert len(out) <= 3

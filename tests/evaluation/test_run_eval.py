@@ -78,8 +78,10 @@ def test_decode_defaults_to_the_run_config(brief_run: Path, tmp_path: Path) -> N
 def test_bad_requests_name_the_problem(brief_run: Path, tmp_path: Path) -> None:
     with pytest.raises(DataError, match="unknown language 'xyz'; tasks: syna, synb"):
         evaluate_run(brief_run, langs=["xyz"], out=tmp_path / "a.json")
-    with pytest.raises(DataError, match="no 'train2' split|has no train2 set"):
-        evaluate_run(brief_run, split="train2", out=tmp_path / "b.json")
+    for split in ("train", "train2"):  # scores on the training data would mean nothing
+        with pytest.raises(ValueError, match=f"split must be one of valid, test \\(held-out data\\), got '{split}'"):
+            evaluate_run(brief_run, split=split, out=tmp_path / "b.json")
+    assert not (tmp_path / "b.json").exists() and not (tmp_path / "hyps").exists()
     with pytest.raises(CheckpointError, match="no such run folder"):
         evaluate_run(tmp_path / "missing")
     with pytest.raises(ValueError, match="evaluate takes a run folder"):

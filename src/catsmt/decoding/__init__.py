@@ -2,6 +2,6 @@
 
 from catsmt.decoding.config import DecodeConfig
 from catsmt.decoding.search import beam_search, greedy_search
-from catsmt.decoding.translate import make_batches, translate_ids
+from catsmt.decoding.translate import fit_sources, make_batches, translate_ids
 
-__all__ = ["DecodeConfig", "beam_search", "greedy_search", "make_batches", "translate_ids"]
+__all__ = ["DecodeConfig", "beam_search", "fit_sources", "greedy_search", "make_batches", "translate_ids"]

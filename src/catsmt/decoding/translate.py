@@ -29,6 +29,24 @@ def make_batches(lengths: list[int], batch_tokens: int) -> list[list[int]]:
     return batches
 
 
+def fit_sources(sources: list[list[int]], limit: int) -> tuple[list[list[int]], list[int]]:
+    """Sources cut to at most ``limit`` tokens, the longest the model's positions cover.
+
+    A longer source keeps its first ``limit - 1`` tokens (the language tag first, when there
+    is one) and its last, ``</s>``, so the model still sees a finished sentence.
+
+    Returns:
+        The sources (the short ones unchanged), and the indices of those that were cut.
+    """
+    if limit < 2:
+        raise ValueError(f"limit must be >= 2 (a token and </s>), got {limit}")
+    cut = [i for i, s in enumerate(sources) if len(s) > limit]
+    fitted = list(sources)
+    for i in cut:
+        fitted[i] = sources[i][: limit - 1] + sources[i][-1:]
+    return fitted, cut
+
+
 def translate_ids(
     model: Transformer,
     sources: list[list[int]],
@@ -55,13 +73,20 @@ def translate_ids(
         One list of output ids per source, in the input order, without tag and ``</s>``.
 
     Raises:
-        ValueError: when ``bos_ids`` and ``sources`` differ in length, or a source is empty.
+        ValueError: when ``bos_ids`` and ``sources`` differ in length, a source is empty, or
+            one is longer than the model's ``max_positions`` (see :func:`fit_sources`).
     """
     if len(bos_ids) != len(sources):
         raise ValueError(f"{len(sources)} sources but {len(bos_ids)} bos_ids")
+    limit = model.cfg.max_positions
     for i, s in enumerate(sources):
         if not s:
             raise ValueError(f"source sentence {i} is empty (it should at least hold </s>)")
+        if len(s) > limit:
+            raise ValueError(
+                f"source sentence {i} has {len(s)} tokens, more than the model's "
+                f"max_positions={limit}; cut it first (fit_sources)"
+            )
     lengths = [len(s) for s in sources]
     results: list[list[int]] = [[] for _ in sources]
     for batch in make_batches(lengths, cfg.batch_tokens):

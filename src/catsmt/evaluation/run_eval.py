@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -25,11 +24,15 @@ from typing import Any, cast
 from catsmt.data import MultilingualData
 from catsmt.data.errors import DataError
 from catsmt.decoding.config import DecodeConfig
-from catsmt.decoding.text import one_line
+from catsmt.decoding.text import cut_to_fit, one_line
 from catsmt.decoding.translate import translate_ids
 from catsmt.evaluation.scores import SplitScores, score_languages
 from catsmt.evaluation.tables import build_table
+from catsmt.files import write_atomic
 from catsmt.run.inference import load_inference_model
+
+#: The splits that can be evaluated: held-out data only (scores on ``train`` mean nothing).
+SPLITS = ("valid", "test")
 
 
 def choose_langs(data: MultilingualData, langs: Sequence[str] | None) -> list[str]:
@@ -97,9 +100,12 @@ def evaluate_run(
     Raises:
         CheckpointError: a missing run folder or checkpoint (see ``load_inference_model``).
         DataError: an unknown language, or a language without ``split``.
-        ValueError: ``run`` is a file, ``max_sentences < 0``, or invalid decoding settings.
+        ValueError: ``split`` is not valid or test, ``run`` is a file, ``max_sentences < 0``,
+            or invalid decoding settings.
     """
     run = Path(run)
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)} (held-out data), got '{split}'")
     if run.is_file():
         raise ValueError(
             f"{run} is a file; evaluate takes a run folder (choose a checkpoint file of it "
@@ -126,6 +132,9 @@ def evaluate_run(
         if bar is not None:
             bar.set_postfix(lang=lang)
         sources = data.encode_source(src, lang)
+        sources = cut_to_fit(
+            sources, loaded.model.cfg.max_positions, range(1, len(sources) + 1), f"{split}.{lang} line"
+        )
         start = time.perf_counter()
         ids = translate_ids(
             loaded.model, sources, [data.target_tag(lang)] * len(sources), decode,
@@ -159,16 +168,9 @@ def evaluate_run(
     hyp_dir = out.parent / "hyps"
     hyp_dir.mkdir(parents=True, exist_ok=True)
     for lang, lines in hyps.items():
-        _write_text(hyp_dir / f"{split}.{lang}.hyp", "".join(line + "\n" for line in lines))
-    _write_text(out, json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+        write_atomic(hyp_dir / f"{split}.{lang}.hyp", "".join(line + "\n" for line in lines))
+    write_atomic(out, json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     return result
-
-
-def _write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file, so a reader never sees half of it."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def summary_text(result: dict[str, Any], method: str) -> str:
