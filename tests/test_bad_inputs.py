@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 
@@ -169,7 +170,12 @@ def test_config_value_of_the_wrong_type(capsys, corpus, tmp_path) -> None:
         ("train.warmup_steps=-5", "warmup_steps must be >= 0, got -5"),
         ("train.keep_last=-1", "keep_last must be >= 0, got -1"),
         ("train.clip_norm=-1", "clip_norm must be >= 0, got -1"),
+        ("train.save_every=-2", "save_every must be >= 0, got -2"),
         ("train.label_smoothing=1.5", "label_smoothing must be in [0, 1), got 1.5"),
+        ("data.vocab_model=wordpiece", "vocab_model must be one of unigram, bpe, got 'wordpiece'"),
+        ("data.vocab_temperature=0", "vocab_temperature must be > 0 (inf = uniform), got 0.0"),
+        ("data.min_part_tokens=-1", "min_part_tokens must be >= 0, got -1"),
+        ("decode.max_len_a=-1", "max_len_a and max_len_b must be >= 0 (and max_len_a finite), got -1.0 and 10"),
         ("weighting.method=cats", None),  # valid: for contrast
         ("weighting.update_every=[]", "update_every needs at least one"),
     ],
@@ -185,6 +191,44 @@ def test_out_of_range_values_are_refused_before_anything_is_written(capsys, corp
     line = cli_error(capsys, "train", config, *extra, override)
     assert message in line, line
     assert not (tmp_path / "run").exists()
+
+
+def test_config_out_of_range_names_the_file_the_key_and_the_range(capsys, corpus, tmp_path) -> None:
+    config = write_config(tmp_path / "c.yaml", corpus, tmp_path / "run", train={"max_bad_steps": 0})
+    line = cli_error(capsys, "train", config)
+    assert line == f"catsmt: error: {config}: train: max_bad_steps must be >= 1, got 0"
+    line = cli_error(capsys, "train", config, "train.max_bad_steps=5", "train.max_minutes=-1")
+    assert line == "catsmt: error: command-line override: train: max_minutes must be >= 0, got -1.0"
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("where", ["top level", "nested"])
+def test_config_with_a_duplicate_key(capsys, corpus, tmp_path, where) -> None:
+    config = write_config(tmp_path / "c.yaml", corpus, tmp_path / "run")
+    text = config.read_text()
+    if where == "top level":  # a second data: block pasted below, which PyYAML would keep alone
+        text += "data:\n  vocab_size: 100\n"
+        key = "data"
+    else:
+        text = text.replace("train:\n", "train:\n  max_steps: 7\n", 1)
+        key = "train.max_steps"
+    config.write_text(text)
+    lines = text.splitlines()
+    first, second = (i + 1 for i, x in enumerate(lines) if x.strip().startswith(key.split(".")[-1] + ":"))
+    line = cli_error(capsys, "train", config)
+    assert line == (
+        f"catsmt: error: {config}: line {second}: duplicate key '{key}' (first given at line {first}); "
+        "each key may appear once"
+    )
+    assert config.read_text() == text and not (tmp_path / "run").exists()
+
+
+def test_yaml_merge_keys_may_still_be_overridden(tmp_path) -> None:
+    from catsmt.config import read_yaml
+
+    path = tmp_path / "c.yaml"
+    path.write_text("base: &b {lr: 0.1, seed: 2}\ntrain:\n  <<: *b\n  lr: 0.2\n")
+    assert read_yaml(path)["train"] == {"lr": 0.2, "seed": 2}
 
 
 def test_config_that_is_not_yaml(capsys, tmp_path) -> None:
@@ -215,6 +259,30 @@ def test_cuda_device_without_cuda(capsys, corpus, tmp_path) -> None:
     config = write_config(tmp_path / "c.yaml", corpus, tmp_path / "run", train={"device": "cuda"})
     line = cli_error(capsys, "train", config)
     assert line == "catsmt: error: train.device: device 'cuda' asked for but no CUDA device is available; use cpu"
+
+
+def test_unknown_device_name(capsys, corpus, run, tmp_path) -> None:
+    config = write_config(tmp_path / "c.yaml", corpus, tmp_path / "new-run", train={"device": "gpu0"})
+    line = cli_error(capsys, "train", config)
+    assert line == "catsmt: error: train.device: unknown device 'gpu0'; use auto, cpu, cuda or cuda:N"
+    assert not (tmp_path / "new-run").exists()
+    before = snapshot(run)
+    line = cli_error(capsys, "translate", run, "--src-lang", "eng", "--tgt-lang", "syna", "--device", "gpu0", code=2)
+    assert line == "catsmt: error: --device gpu0: unknown device 'gpu0'; use auto, cpu, cuda or cuda:N"
+    line = cli_error(capsys, "evaluate", run, "--device", "gpu0", code=2)
+    assert line == "catsmt: error: --device gpu0: unknown device 'gpu0'; use auto, cpu, cuda or cuda:N"
+    assert snapshot(run) == before
+
+
+def test_compare_on_the_training_split_is_refused(capsys, corpus, tmp_path) -> None:
+    config = write_config(tmp_path / "c.yaml", corpus, tmp_path / "run")
+    out = tmp_path / "report"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compare", str(config), "--split", "train", "--out", str(out)])
+    assert exit_info.value.code == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert errors == ["catsmt compare: error: argument --split: invalid choice: 'train' (choose from 'valid', 'test')"]
+    assert not out.exists()
 
 
 # -- corpus ------------------------------------------------------------------------------------
@@ -272,6 +340,40 @@ def test_language_with_no_valid_set(capsys, corpus, tmp_path) -> None:
     assert line.startswith(f"catsmt: error: language 'synb' has no valid set (needed for training) in {corpus}: expected valid.eng-synb.eng")
 
 
+def test_corpus_folder_with_a_fifo(capsys, corpus, tmp_path) -> None:
+    fifo = corpus / "train.eng-syna.eng.fifo"
+    os.mkfifo(fifo)
+
+    def hung(signum: int, frame: object) -> None:
+        pytest.fail("reading the corpus folder blocked on the FIFO")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)
+    try:
+        line = corpus_error(capsys, corpus, tmp_path)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert line == (
+        f"catsmt: error: {fifo} is a FIFO (named pipe), not a regular file; a corpus folder holds "
+        "only regular files and folders (remove it or move it elsewhere)"
+    )
+
+
+def test_vocab_size_larger_than_the_corpus_gives_says_what_it_got(corpus, caplog) -> None:
+    from catsmt.data import prepare_data
+    from catsmt.data.config import DataConfig
+
+    with caplog.at_level("INFO"):
+        data = prepare_data(DataConfig(dir=str(corpus), vocab_size=100000, max_tokens=512))
+    assert 100 < data.vocab.size < 1000
+    assert "100000-piece" not in caplog.text
+    assert (
+        f"data.vocab_size is 100000, but this corpus supports only {data.vocab.size} pieces: "
+        f"using a {data.vocab.size}-piece vocabulary"
+    ) in caplog.text
+
+
 def test_missing_corpus_directory(capsys, tmp_path) -> None:
     config = write_config(tmp_path / "c.yaml", tmp_path / "nowhere", tmp_path / "run")
     line = cli_error(capsys, "train", config)
@@ -298,6 +400,15 @@ def test_data_get_into_a_non_empty_unrelated_folder(capsys, tmp_path) -> None:
 def test_data_get_with_an_unknown_option(capsys, tmp_path) -> None:
     line = cli_error(capsys, "data", "get", "synthetic", "--out", tmp_path / "out", "sizs=[20]")
     assert line == "catsmt: error: unknown option 'sizs' for recipe 'synthetic'; did you mean 'sizes'?"
+    assert not (tmp_path / "out").exists()
+
+
+def test_data_get_with_sizes_beyond_the_synthetic_maximum(capsys, tmp_path) -> None:
+    line = cli_error(capsys, "data", "get", "synthetic", "--out", tmp_path / "out", "sizes=[10000000]")
+    assert line == (
+        "catsmt: error: sizes must be <= 1000000 pairs per language, got 10000000 "
+        "(synthetic's grammar runs short of distinct sentences beyond that)"
+    )
     assert not (tmp_path / "out").exists()
 
 
