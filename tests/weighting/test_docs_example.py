@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +39,8 @@ def example() -> Iterator[dict[str, Any]]:
 
 @pytest.mark.parametrize("name", sorted(WEIGHTINGS))
 def test_example_trains_with_every_method(example: dict[str, Any], name: str) -> None:
+    if name == "torchjd" and importlib.util.find_spec("torchjd") is None:
+        pytest.skip("torchjd is not installed (pip install 'catsmt[torchjd]')")
     train = example["train"]
     hparams = {"layer_prefix": "trunk.2."} if name == "gradnorm" else {}
     before = train(name, steps=0, **hparams)

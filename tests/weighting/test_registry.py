@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import io
 import re
 
@@ -10,18 +11,33 @@ import pytest
 import torch
 
 from catsmt.config import ConfigError, from_dict
-from catsmt.weighting import WEIGHTINGS, TaskGradients, Weighting, get_method, register
+from catsmt.weighting import WEIGHTINGS, RunBudget, TaskGradients, Weighting, get_method, register
 from catsmt.weighting.config import WeightingConfig
 
 LANGS = ["aze", "bel", "glg", "por", "rus", "tur"]
 SIZES = {"aze": 50, "bel": 80, "glg": 100, "por": 2000, "rus": 3000, "tur": 1500}
 DIM = 24
-EXPECTED = {"gradnorm", "gradvac", "mgda", "multidds", "pcgrad", "temperature"}
+EXPECTED = {"cats", "dro", "famo", "gradnorm", "gradvac", "mgda", "multidds", "pcgrad", "temperature", "torchjd", "unimax"}
+BUDGET = RunBudget(updates=300, examples=9000)
+#: Registered methods whose optional dependency is missing here: skipped, with the reason.
+OPTIONAL = {"torchjd": "torchjd"}
+
+
+def methods() -> list[object]:
+    """Every registered name, those whose optional package is absent marked to skip."""
+    out: list[object] = []
+    for name in sorted(WEIGHTINGS):
+        package = OPTIONAL.get(name)
+        if package is not None and importlib.util.find_spec(package) is None:
+            out.append(pytest.param(name, marks=pytest.mark.skip(reason=f"{package} is not installed (pip install 'catsmt[{name}]')")))
+        else:
+            out.append(name)
+    return out
 
 
 def build(name: str) -> Weighting:
     cls = get_method(name)
-    return cls(cls.Params(), LANGS, SIZES)
+    return cls(cls.Params(), LANGS, SIZES, budget=BUDGET)
 
 
 def random_batch(gen: torch.Generator) -> TaskGradients:
@@ -39,11 +55,15 @@ def random_batch(gen: torch.Generator) -> TaskGradients:
 
 
 def run_step(method: Weighting, step: int, tasks: TaskGradients) -> torch.Tensor:
-    """What a training loop does: combine on task-gradient steps, else weighted gradients."""
+    """What a training loop does: combine on task-gradient steps, else weighted gradients;
+    then, for the methods that ask, the update's losses."""
     if method.needs_task_grads(step):
-        return method.combine(step, tasks)
-    w = method.loss_weights(step, tasks.langs, tasks.n_tokens)
-    return w @ tasks.grads
+        out = method.combine(step, tasks)
+    else:
+        out = method.loss_weights(step, tasks.langs, tasks.n_tokens) @ tasks.grads
+    if method.observes_losses:
+        method.observe_losses(step, tasks.langs, tasks.losses, tasks.n_tokens)
+    return out
 
 
 def test_registry_holds_the_methods_in_order() -> None:
@@ -76,7 +96,7 @@ def test_registering_a_name_twice_is_an_error() -> None:
         del WEIGHTINGS["test-plugin"]
 
 
-@pytest.mark.parametrize("name", sorted(WEIGHTINGS))
+@pytest.mark.parametrize("name", methods())
 def test_params_have_defaults_help_and_load_from_config(name: str) -> None:
     cls = get_method(name)
     assert cls.__doc__ and re.search(r"\b(19|20)\d\d\b", cls.__doc__)  # cites its paper and year
@@ -90,7 +110,7 @@ def test_params_have_defaults_help_and_load_from_config(name: str) -> None:
         WeightingConfig.from_mapping({"method": name, "no_such_option": 1})
 
 
-@pytest.mark.parametrize("name", sorted(WEIGHTINGS))
+@pytest.mark.parametrize("name", methods())
 def test_every_method_runs_on_random_batches(name: str) -> None:
     method = build(name)
     probs = method.sampling_probs()
@@ -105,7 +125,7 @@ def test_every_method_runs_on_random_batches(name: str) -> None:
         assert all(isinstance(v, float) for v in method.log_values().values())
 
 
-@pytest.mark.parametrize("name", sorted(WEIGHTINGS))
+@pytest.mark.parametrize("name", methods())
 def test_state_round_trips_through_a_safe_checkpoint_and_continues_identically(name: str) -> None:
     gen = torch.Generator().manual_seed(1)
     first = [(step, random_batch(gen)) for step in (0, 1, 2, 3, 100)]

@@ -14,21 +14,29 @@ from catsmt.weighting.base import (
     token_weights,
 )
 from catsmt.weighting.cats import CATS
+from catsmt.weighting.dro import DRO
+from catsmt.weighting.famo import FAMO
 from catsmt.weighting.gradnorm import GradNorm
 from catsmt.weighting.gradvac import GradVac
 from catsmt.weighting.mgda import MGDA
 from catsmt.weighting.multidds import MultiDDS
 from catsmt.weighting.pcgrad import PCGrad
 from catsmt.weighting.temperature import Temperature
+from catsmt.weighting.torchjd import TorchJD
+from catsmt.weighting.unimax import UniMax
 
 WEIGHTINGS: dict[str, type[Weighting]] = {
     "cats": CATS,
+    "dro": DRO,
+    "famo": FAMO,
     "gradnorm": GradNorm,
     "gradvac": GradVac,
     "mgda": MGDA,
     "multidds": MultiDDS,
     "pcgrad": PCGrad,
     "temperature": Temperature,
+    "torchjd": TorchJD,
+    "unimax": UniMax,
 }
 
 
