@@ -91,13 +91,77 @@ def test_translate_unknown_pair_lists_the_valid_ones(
     assert "catsmt: error: this model does not translate eng-synb; valid pairs: syna-eng, synb-eng" in err
 
 
-def test_translate_invalid_utf8_names_the_line(
+def test_translate_invalid_utf8_names_the_line_and_keeps_the_lines_before_it(
     run: Path, sources: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    stdin = sources[0].encode() + b"\n" + b"caf\xe9 au lait\n" + sources[1].encode() + b"\n"
-    code, out, err = catsmt(capsys, monkeypatch, translate_args(run), stdin)
-    assert code == 1
-    assert "catsmt: error: stdin line 2 is not valid UTF-8" in err and "Traceback" not in err
+    before = sources[:3]
+    stdin = "".join(line + "\n" for line in before).encode() + b"caf\xe9 au lait\n" + sources[3].encode() + b"\n"
+    code, out, err = catsmt(capsys, monkeypatch, translate_args(run, "--beam", "1"), stdin)
+    assert code == 1 and "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("catsmt: error: ")]
+    assert errors == [
+        "catsmt: error: stdin line 4 is not valid UTF-8 (invalid continuation byte at byte 3); "
+        "the translations of lines 1-3 were written"
+    ]
+    loaded = load_inference_model(run)
+    assert out == "".join(line + "\n" for line in translate_lines(loaded, before, "synb", DecodeConfig(beam=1)))
+
+    code, out, err = catsmt(capsys, monkeypatch, translate_args(run), b"caf\xe9\n" + stdin)
+    assert code == 1 and out == ""
+    assert "catsmt: error: stdin line 1 is not valid UTF-8 (invalid continuation byte at byte 3)\n" in err
+
+
+def test_translate_cuts_an_over_long_line_with_a_warning_and_translates_the_rest(
+    run: Path, sources: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    loaded = load_inference_model(run)
+    limit = loaded.model.cfg.max_positions
+    long = " ".join([sources[2]] * 100)  # more pieces than the model has positions
+    n_tokens = len(loaded.data.encode_source([long], "synb")[0])
+    assert n_tokens > limit
+    lines = [sources[0], long, sources[1]]
+    stdin = "".join(line + "\n" for line in lines).encode()
+    with caplog.at_level("WARNING"):
+        code, out, err = catsmt(capsys, monkeypatch, translate_args(run, "--beam", "1"), stdin)
+    assert code == 0, err
+    got = out.split("\n")
+    assert len(got) == 4 and got[3] == ""
+    assert [got[0], got[2]] == translate_lines(loaded, [sources[0], sources[1]], "synb", DecodeConfig(beam=1))
+    assert got[1], "the over-long line got no translation"
+    assert f"line 2 is {n_tokens} tokens long, over the model's limit of {limit}: translating it cut to {limit} tokens" in caplog.text
+
+
+class _FlushRecorder:
+    """A binary stdout that notes how many lines had been written at each flush."""
+
+    def __init__(self) -> None:
+        self.data = b""
+        self.flushed_at: list[int] = []
+
+    def write(self, b: bytes) -> int:
+        self.data += b
+        return len(b)
+
+    def flush(self) -> None:
+        self.flushed_at.append(self.data.count(b"\n"))
+
+
+def test_translate_flushes_after_every_chunk(
+    run: Path, sources: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import types
+
+    from catsmt.decoding import text
+
+    monkeypatch.setattr(text, "STREAM_CHUNK", 2)
+    recorder = _FlushRecorder()
+    monkeypatch.setattr(sys, "stdout", types.SimpleNamespace(buffer=recorder, write=sys.stdout.write, flush=lambda: None))
+    stdin = "".join(line + "\n" for line in sources[:5]).encode()
+    code, _, err = catsmt(capsys, monkeypatch, translate_args(run, "--beam", "1"), stdin)
+    assert code == 0, err
+    assert recorder.data.count(b"\n") == 5
+    assert recorder.flushed_at[:2] == [2, 4] and recorder.flushed_at[-1] == 5
 
 
 def test_missing_run_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -125,6 +189,24 @@ def test_evaluate_prints_a_table_and_writes_json(
     assert lines[2].split()[0] == run.name
     assert f"{result['langs']['syna']['bleu']:.1f}" in lines[2]
     assert "BLEU on test" in out and "target tokens/s" in out and f"wrote {out_file}" in out
+
+
+def test_evaluate_out_through_a_symbolic_link_writes_the_link_target(
+    run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "elsewhere" / "scores.json"
+    target.parent.mkdir()
+    target.write_text("old scores\n")
+    link = tmp_path / "eval" / "quick.json"
+    link.parent.mkdir()
+    link.symlink_to(target)
+    args = ["evaluate", str(run), "--beam", "1", "--out", str(link), "--langs", "synb",
+            "--max-sentences", "3", "--device", "cpu", "--threads", "1"]
+    code, _, err = catsmt(capsys, monkeypatch, args)
+    assert code == 0, err
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    assert json.loads(target.read_text())["langs"]["synb"]["n"] == 3
+    assert sorted(p.name for p in target.parent.iterdir()) == ["scores.json"]  # no temporary file left
 
 
 @pytest.mark.parametrize(

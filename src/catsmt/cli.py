@@ -80,17 +80,12 @@ def _load_config_naming_source(path: Path, overrides: list[str]) -> object:
 
 def _load_train_config(args: argparse.Namespace) -> tuple[object, bool]:
     if args.resume:
-        run = Path(args.resume)
-        cfg_path = run / "config.yaml"
-        if not run.is_dir():
-            raise UsageError(f"--resume {run}: no such run folder")
-        if not cfg_path.exists():
-            raise UsageError(f"--resume {run}: no config.yaml there (is it a catsmt run folder?)")
+        from catsmt.run.folder import resume_config
+
         overrides = list(args.overrides)
         if args.config is not None:  # `catsmt train --resume RUN key=value` parses key=value as CONFIG
             overrides.insert(0, args.config)
-        cfg = _load_config_naming_source(cfg_path, overrides + [f"train.run_dir={run}"])
-        return cfg, True
+        return resume_config(args.resume, overrides), True
     if args.config is None:
         raise UsageError("train needs a CONFIG file (or --resume RUN)")
     return _load_config_naming_source(Path(args.config), list(args.overrides)), False
@@ -142,17 +137,21 @@ def _summary(result: object) -> str:
     return "\n".join(lines)
 
 
+class InputLineError(ValueError):
+    """A line of standard input that cannot be read (not UTF-8), naming its number."""
+
+
 def _read_stdin_lines() -> Iterator[str]:
     """Lines of standard input without their line ending, decoded strictly as UTF-8.
 
     Raises:
-        ValueError: a line that is not valid UTF-8, naming its number.
+        InputLineError: a line that is not valid UTF-8, naming its number.
     """
     for number, raw in enumerate(sys.stdin.buffer, start=1):
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as e:
-            raise ValueError(
+            raise InputLineError(
                 f"stdin line {number} is not valid UTF-8 ({e.reason} at byte {e.start})"
             ) from None
         yield line.removesuffix("\n").removesuffix("\r")
@@ -181,10 +180,11 @@ def cmd_translate(args: argparse.Namespace) -> int:
     chunk = 1 if sys.stdin.isatty() else STREAM_CHUNK
     out = sys.stdout.buffer
     lines = translate_stream(loaded, _read_stdin_lines(), lang, decode, chunk=chunk)
+    written = 0
     try:
-        for i, line in enumerate(lines, start=1):
+        for written, line in enumerate(lines, start=1):
             out.write(line.encode("utf-8") + b"\n")
-            if i % chunk == 0:
+            if written % chunk == 0:  # the end of a chunk: let the reader have it now
                 out.flush()
         out.flush()
     except BrokenPipeError:  # `catsmt translate ... | head`: the reader left; stop quietly
@@ -192,6 +192,12 @@ def cmd_translate(args: argparse.Namespace) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, as a shell reports a process killed by it
+    except InputLineError as e:  # the lines before the bad one are translated: hand them over
+        out.flush()
+        if not written:
+            raise
+        done = "the translation of line 1 was" if written == 1 else f"the translations of lines 1-{written} were"
+        raise InputLineError(f"{e}; {done} written") from None
     return 0
 
 
@@ -443,7 +449,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from catsmt.data.errors import DataError
     from catsmt.report.compare import CompareStopped
     from catsmt.run.checkpoint import CheckpointError
-    from catsmt.training.trainer import RunDirError
+    from catsmt.run.folder import RunDirError
 
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from catsmt.run.checkpoint import load_checkpoint
-from catsmt.training.metrics import read_metrics
+from catsmt.run.metrics import read_metrics
 from catsmt.training.trainer import train
 
 from ..training.conftest import tiny_config

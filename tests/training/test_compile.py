@@ -17,7 +17,7 @@ import torch
 from catsmt.config import ConfigError, load_config
 from catsmt.model import build_model
 from catsmt.run.checkpoint import load_checkpoint
-from catsmt.training.metrics import read_metrics
+from catsmt.run.metrics import read_metrics
 from catsmt.training.trainer import train
 
 from .conftest import tiny_config

@@ -220,7 +220,7 @@ def test_two_ranks_equal_one_process_with_accumulation_and_resume_in_one(
     for suffix in ("", ".sha256"):
         shutil.copyfile(ckdir / f"step-{RESUME_AT:07d}.pt{suffix}", ckdir / f"last.pt{suffix}")
     ck = load_checkpoint(ckdir / "last.pt")
-    assert ck["step"] == RESUME_AT and len(ck["rng_ranks"]) == 2
+    assert ck["step"] == RESUME_AT and len(ck["rng"]) == 2
     again = run_in_process(tiny_config(synthetic_dir, resumed, *COMMON, "train.accum_steps=2"), True, monkeypatch)
     assert [e["step"] for e in again] == list(range(RESUME_AT, STEPS))
     for e, e0 in zip(again, r0[RESUME_AT:], strict=True):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from catsmt.training.metrics import read_metrics
+from catsmt.run.metrics import read_metrics
 from catsmt.training.trainer import train
 from catsmt.weighting import WEIGHTINGS
 
@@ -38,3 +38,38 @@ def test_method_trains_and_logs(synthetic_dir: Path, tmp_path: Path, method: str
         assert logged[-1]["weights"], f"{method} logged no weights"
     if method != "temperature":  # every other method used per-language gradients at least once
         assert sum(e["task_grad_steps"] for e in logged) > 0
+
+
+
+@pytest.mark.parametrize("method", sorted(WEIGHTINGS))
+def test_method_resumes_exactly(
+    synthetic_dir: Path, tmp_path: Path, method: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopped by a signal after update 3 and resumed, every method logs what the straight run
+    logs: each value it logs (not only the ones it learns with) must be in its state_dict."""
+    import signal
+
+    from catsmt.run.checkpoint import load_checkpoint
+    from catsmt.run.folder import resume_config
+    from catsmt.training import trainer
+
+    from .test_kill_resume import events, same
+
+    common = ("train.max_steps=6", "train.valid_every=3", "train.log_every=1", "model.dim=32",
+              "model.ffn_dim=64", "data.max_tokens=384", f"weighting.method={method}", *SHORT.get(method, []))
+    train(tiny_config(synthetic_dir, tmp_path / "straight", *common))
+    real_step = trainer.train_step
+
+    def step_then_stop(ctx, method_, step, parts):  # type: ignore[no-untyped-def]
+        stats = real_step(ctx, method_, step, parts)
+        if step == 2:  # the third update: SIGINT, as a user's Ctrl-C
+            signal.raise_signal(signal.SIGINT)
+        return stats
+
+    monkeypatch.setattr(trainer, "train_step", step_then_stop)
+    assert train(tiny_config(synthetic_dir, tmp_path / "resumed", *common)).stopped == "signal"
+    monkeypatch.undo()
+    train(resume_config(tmp_path / "resumed"), resume=True)
+    assert events(tmp_path / "resumed") == events(tmp_path / "straight")
+    a, b = (load_checkpoint(tmp_path / r / "checkpoints" / "last.pt") for r in ("straight", "resumed"))
+    assert same(a["weighting"], b["weighting"]) and same(a["model"], b["model"])

@@ -29,7 +29,7 @@ import torch
 from catsmt.cli import main
 from catsmt.config import save_config
 from catsmt.run.checkpoint import load_checkpoint
-from catsmt.training.metrics import read_metrics
+from catsmt.run.metrics import read_metrics
 from catsmt.training.trainer import train
 
 from .conftest import tiny_config
@@ -97,7 +97,11 @@ def events(run: Path) -> list[dict[str, Any]]:
 def same(a: Any, b: Any) -> bool:
     """Equal plain data, tensors compared bitwise."""
     if isinstance(a, torch.Tensor):
-        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
+        if not (isinstance(b, torch.Tensor) and a.dtype == b.dtype and a.shape == b.shape):
+            return False
+        if a.is_floating_point():  # bitwise, NaN equal to NaN (a language not seen yet)
+            return bool(torch.equal(a.isnan(), b.isnan()) and torch.equal(a.nan_to_num(), b.nan_to_num()))
+        return torch.equal(a, b)
     if isinstance(a, dict):
         return isinstance(b, dict) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)):

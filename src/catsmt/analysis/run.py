@@ -26,7 +26,7 @@ from catsmt.analysis.plots import plot_curves, plot_similarity_heatmap
 from catsmt.analysis.tracking import ProbeBatches, measure
 from catsmt.run.checkpoint import load_checkpoint, step_checkpoints
 from catsmt.run.inference import load_for_inference
-from catsmt.training.metrics import read_metrics
+from catsmt.run.metrics import read_metrics
 
 
 def run_checkpoints(run: Path) -> list[tuple[int, Path]]:

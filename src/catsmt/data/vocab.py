@@ -21,8 +21,8 @@ import numpy as np
 import sentencepiece as spm
 
 from catsmt.data.errors import DataError
+from catsmt.data.sampling import temperature_probs
 from catsmt.files import write_atomic
-from catsmt.weighting.base import temperature_probs
 
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 _TAG = re.compile(r"^<2(.+)>$")

@@ -11,7 +11,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from catsmt.evaluation.scores import group_averages
-from catsmt.training.metrics import read_metrics
+from catsmt.run.metrics import read_metrics
 
 
 def _grid(n: int) -> tuple[int, int]:

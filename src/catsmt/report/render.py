@@ -20,6 +20,7 @@ import yaml
 
 from catsmt.evaluation.significance import paired_bootstrap
 from catsmt.evaluation.tables import GROUP_LABELS, Table, build_table, strongest_baseline
+from catsmt.files import write_atomic
 from catsmt.report import figures
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,7 @@ def alpha_rows(records: Sequence[Any]) -> list[list[str]]:
     """Per CATS run: α at the end, its largest distance from 1/N over the run, how many of the
     logged points sat at the floor, and λ_c at the end (from metrics.jsonl)."""
     from catsmt.report.compare import is_proposed
-    from catsmt.training.metrics import read_metrics
+    from catsmt.run.metrics import read_metrics
 
     rows: list[list[str]] = []
     for r in records:
@@ -288,7 +289,7 @@ def write_report(records: Sequence[Any], out: Path, meta: Mapping[str, Any]) -> 
     ]
     md += [f"![{p.stem}](figures/{p.name})\n" for p in figs]
     md_path = out / "report.md"
-    md_path.write_text("\n".join(md) + "\n", encoding="utf-8")
+    write_atomic(md_path, "\n".join(md) + "\n")
     style = (
         "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
         "table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}"
@@ -309,9 +310,9 @@ def write_report(records: Sequence[Any], out: Path, meta: Mapping[str, Any]) -> 
         "<h2>Figures</h2>", *[_img(p) for p in figs],
     ]
     html_path = out / "report.html"
-    html_path.write_text(
+    write_atomic(
+        html_path,
         f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>catsmt comparison</title><style>{style}</style></head>"
         f"<body>{''.join(body)}</body></html>\n",
-        encoding="utf-8",
     )
     return md_path, html_path

@@ -1,9 +1,12 @@
 """The training loop: one loop for CPU, one GPU and ``torchrun`` (DDP).
 
-``train(cfg)`` is a short loop around ``_setup_*`` helpers: it asks the weighting method for
-the sampling distribution, takes a batch, runs :func:`catsmt.training.step.train_step`, and
-validates, logs and checkpoints every so often. Everything needed to continue exactly is in
-the checkpoint (model, optimizer, scaler, weighting state, sampler state, RNG states, step).
+``train(cfg)`` builds a :class:`Recipe` and runs it. The recipe is shaped like a torchtune
+recipe: ``_setup_*`` helpers build the parts (data, model, weighting method, optimizer,
+sampler), :meth:`Recipe._restore` continues a run from its checkpoint, :meth:`Recipe._save`
+writes one, and :meth:`Recipe.run` is the loop: ask the weighting method for the sampling
+distribution, take a batch, run :func:`catsmt.training.step.train_step`, and log, validate
+(:mod:`catsmt.training.validation`) and checkpoint every so often. What a checkpoint holds is
+written down once, in :mod:`catsmt.run.state`; where it goes, in :mod:`catsmt.run`.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ import contextlib
 import json
 import logging
 import math
-import os
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -21,29 +23,32 @@ from pathlib import Path
 from typing import Any, cast
 
 import torch
+import yaml
 from torch import Tensor, nn
 
-from catsmt.config import Config, ConfigError, save_config
+from catsmt.config import Config, ConfigError
 from catsmt.data import MultilingualData, prepare_data
 from catsmt.data.prefetch import PrefetchingSampler
 from catsmt.data.sampler import BatchSampler
+from catsmt.files import write_atomic
 from catsmt.model import build_model
 from catsmt.model.loss import label_smoothed_loss
 from catsmt.run.checkpoint import CheckpointError, CheckpointManager
 from catsmt.run.device import autocast_factory, resolve_device
+from catsmt.run.folder import RunDirError, RunFolder, check_resume_changes
+from catsmt.run.metrics import MetricsLogger
+from catsmt.run.state import TrainingState, read_training_state
 from catsmt.training import distributed
-from catsmt.training.metrics import MetricsLogger
 from catsmt.training.rng import rng_state, seed_everything, set_rng_state
 from catsmt.training.schedule import inverse_sqrt_lr
 from catsmt.training.step import StepContext, StepStats, train_step
+from catsmt.training.validation import selection_score, validation_losses
 from catsmt.weighting import RunBudget, Weighting, get_method
 from catsmt.weighting.grads import flat_grad, param_slices, trainable
 
 log = logging.getLogger(__name__)
 
-
-class RunDirError(RuntimeError):
-    """Starting into a run folder that exists (without ``--resume``), or resuming a missing one."""
+__all__ = ["RunDirError", "TrainResult", "TrainState", "train"]
 
 
 @dataclass
@@ -74,96 +79,36 @@ class TrainResult:
     train_seconds: float = 0.0  # wall-clock seconds spent in training steps (not validation)
 
 
-def validation_losses(
-    model: nn.Module,
-    data: MultilingualData,
-    cfg: Config,
-    device: torch.device,
-    autocast: Callable[[], contextlib.AbstractContextManager[None]],
-    split: str = "valid",
-) -> dict[str, dict[str, float]]:
-    """Per-language label-smoothed loss and NLL (per token) on ``split``.
+def train(cfg: Config, resume: bool = False) -> TrainResult:
+    """Train a model as ``cfg`` says, into ``cfg.train.run_dir``.
 
-    Under DDP the batches are shared out over ranks and the sums all-reduced.
+    Args:
+        cfg: the resolved configuration.
+        resume: continue the run in ``cfg.train.run_dir`` from its last checkpoint. ``cfg``
+            may change what does not shape the checkpoint (``train.max_steps``, the lr, the
+            device, ...); :func:`catsmt.run.folder.resume_config` builds it from the
+            checkpoint's own config.
+
+    Raises:
+        RunDirError: the run folder exists without ``resume``, is missing with it, another
+            process trains in it, or ``cfg`` changes the model, data or method on resume.
     """
-    was_training = model.training
-    model.eval()
-    info = distributed.detect()
-    sums = torch.zeros(len(data.langs), 3, dtype=torch.float64)
-    with torch.inference_mode():
-        for i, lang in enumerate(data.langs):
-            batches = data.batches(split, lang, cfg.data.max_tokens, cfg.train.valid_max_sentences)
-            for j, part in enumerate(batches):
-                if j % info.world_size != info.rank:
-                    continue
-                part = part.to(device)
-                with autocast():
-                    logits = model(*part.inputs)
-                loss, nll, count = label_smoothed_loss(logits, part.tgt_out, part.pad_id, cfg.train.label_smoothing)
-                sums[i] += torch.tensor([float(loss), float(nll), float(count)], dtype=torch.float64)
-    distributed.all_reduce_sum(sums)
-    model.train(was_training)
-    out: dict[str, dict[str, float]] = {}
-    for i, lang in enumerate(data.langs):
-        total = max(float(sums[i, 2]), 1.0)
-        out[lang] = {"loss": float(sums[i, 0]) / total, "nll": float(sums[i, 1]) / total, "n_tokens": float(sums[i, 2])}
-    return out
-
-
-def selection_score(valid: dict[str, dict[str, float]], metric: str) -> float:
-    """The number the best checkpoint minimises: mean, token-weighted mean or worst per-language NLL."""
-    nlls = [v["nll"] for v in valid.values()]
-    if metric == "worst":
-        return max(nlls)
-    if metric == "token_weighted":
-        total = sum(v["n_tokens"] for v in valid.values())
-        return sum(v["nll"] * v["n_tokens"] for v in valid.values()) / max(total, 1.0)
-    return sum(nlls) / len(nlls)
+    recipe = Recipe(cfg, resume)
+    with contextlib.ExitStack() as stack:
+        stack.callback(distributed.shutdown)
+        recipe.setup(stack)
+        return recipe.run()
+    raise AssertionError("unreachable")  # pragma: no cover - ExitStack does not swallow
 
 
 # -- setup helpers ---------------------------------------------------------------------
 
 
-def _setup_run_dir(cfg: Config, resume: bool, is_main: bool) -> Path:
-    """Check the run folder on rank 0; the other ranks wait, and raise its error.
-
-    Nothing is created here (see :func:`_create_run_dir`): a start that fails later, on a bad
-    corpus say, leaves no folder behind that would refuse the corrected command.
-    """
-    run = Path(cfg.train.run_dir)
-
-    def check() -> None:
-        ckpt = run / "checkpoints" / "last.pt"
-        if resume:
-            if not run.is_dir():
-                raise RunDirError(f"cannot resume: run folder {run} does not exist")
-        elif run.exists() and (not run.is_dir() or any(run.iterdir())):
-            hint = " (it has checkpoints; add --resume to continue it)" if ckpt.exists() else ""
-            raise RunDirError(f"run folder {run} already exists and is not empty{hint}; choose another train.run_dir")
-        for folder in (run, run / "checkpoints"):  # fail now, not after preparing the data
-            existing = next(p for p in (folder, *folder.parents) if p.exists())
-            if not os.access(existing, os.W_OK | os.X_OK):
-                raise RunDirError(f"cannot write the run folder {run}: {existing} is not writable")
-
-    distributed.main_first(check if is_main else lambda: None)
-    return run
-
-
-def _write_atomic(path: Path, write: Callable[[Path], object]) -> None:
-    """``write`` a temporary file beside ``path``, then rename it over ``path``: a kill mid-write
-    never leaves a torn ``config.yaml`` (with which the run could not be resumed)."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+def _setup_device(cfg: Config, local_rank: int) -> torch.device:
     try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _create_run_dir(cfg: Config, run: Path) -> None:
-    """Create the run folder and write the resolved config (rank 0, once setup has succeeded)."""
-    run.mkdir(parents=True, exist_ok=True)
-    _write_atomic(run / "config.yaml", lambda tmp: save_config(cfg, tmp))
+        return resolve_device(cfg.train.device, local_rank)
+    except ValueError as e:
+        raise ConfigError(f"train.device: {e}") from e
 
 
 def _setup_model(cfg: Config, data: MultilingualData, device: torch.device, rank: int) -> nn.Module:
@@ -271,195 +216,202 @@ def _batches(sampler: Any, accum: int) -> Iterator[list[Any]]:
         yield parts
 
 
-# -- the loop ------------------------------------------------------------------------------
+# -- the recipe ----------------------------------------------------------------------------
 
 
-def train(cfg: Config, resume: bool = False) -> TrainResult:
-    """Train a model as ``cfg`` says, into ``cfg.train.run_dir``.
+class Recipe:
+    """One training run: :meth:`setup`, then :meth:`run` (see the module docstring)."""
 
-    Args:
-        cfg: the resolved configuration.
-        resume: continue the run in ``cfg.train.run_dir`` from its last checkpoint.
+    def __init__(self, cfg: Config, resume: bool) -> None:
+        self.cfg = cfg
+        self.resume = resume
+        self.info = distributed.detect()
+        self.folder = RunFolder(Path(cfg.train.run_dir))
+        self.state = TrainState()
+        self.saved_step = -1
 
-    Raises:
-        RunDirError: the run folder exists without ``resume``, or is missing with it.
-    """
-    info = distributed.detect()
-    try:
-        device = resolve_device(cfg.train.device, info.local_rank)
-    except ValueError as e:
-        raise ConfigError(f"train.device: {e}") from e
-    distributed.init(info, device)
-    if cfg.train.threads > 0:
-        torch.set_num_threads(cfg.train.threads)
-    run = _setup_run_dir(cfg, resume, info.is_main)
-    data = distributed.main_first(lambda: prepare_data(cfg.data))  # rank 0 builds the cache; the vocabulary does not depend on the training seed
-    model = _setup_model(cfg, data, device, info.rank)
-    params = trainable(model.parameters())
-    method = _setup_weighting(cfg, data, info.world_size)
-    optimizer = _setup_optimizer(cfg, params, device)
-    scaler = torch.amp.GradScaler(device.type, enabled=cfg.train.precision == "fp16")
-    stream = data.sampler(method.sampling_probs(), seed=cfg.train.seed, rank=info.rank, world_size=info.world_size)
-    sampler: BatchSampler | PrefetchingSampler = PrefetchingSampler(stream) if cfg.data.prefetch else stream
-    ckpts = CheckpointManager(run / "checkpoints", cfg.train.keep_last)
-    state = TrainState()
-    if resume and not ckpts.has_checkpoint():
-        # Stopped before its first save (e.g. killed while preparing the data): start from
-        # step 0, which is exactly what the interrupted run did.
-        log.warning("no checkpoint in %s yet; starting the run from step 0", ckpts.dir)
-    elif resume:
-        ck = ckpts.load_latest(map_location=device)
-        model.load_state_dict(ck["model"])
-        optimizer.load_state_dict(ck["optimizer"])
-        scaler.load_state_dict(ck["scaler"])
-        method.load_state_dict(ck["weighting"])
-        sampler.load_state_dict(ck["sampler"])
-        state = TrainState(**ck["train_state"])
-        rngs = ck.get("rng_ranks") or [ck["rng"]]  # one per rank of the run that saved it
-        if info.rank < len(rngs):
-            set_rng_state(rngs[info.rank])
-        else:  # more ranks than that run had: a fresh dropout stream
-            seed_everything(cfg.train.seed + info.rank + state.step)
-    if info.is_main:
-        _create_run_dir(cfg, run)
-    wrapped = distributed.wrap(model, device)
-    autocast = autocast_factory(cfg.train.precision, device)
-    ctx = StepContext(
-        model=_setup_compile(cfg, wrapped), params=params, param_slices=param_slices(model.named_parameters()),
-        optimizer=optimizer, scaler=scaler, autocast=autocast, pad_id=data.vocab.pad_id,
-        label_smoothing=cfg.train.label_smoothing, clip_norm=cfg.train.clip_norm, langs=data.langs,
-        loss_chunk=cfg.train.loss_chunk,
-        dev_grad=_setup_dev_grad(model, params, data, cfg, device) if method.needs_dev_grad else None,
-    )
-    # On resume, events after the checkpoint's step are dropped: the loop logs them again.
-    logger = MetricsLogger(run, cfg.train.tensorboard, enabled=info.is_main, resume_step=state.step if resume else None)
-    saved_step = -1
-
-    def checkpoint(is_best: bool = False) -> None:
-        nonlocal saved_step
-        rngs = distributed.all_gather_object(rng_state())  # every rank's dropout stream
+    # -- setup ------------------------------------------------------------------------------
+    def setup(self, stack: contextlib.ExitStack) -> None:
+        """Build every part, restore a resumed run, create the run folder; ``stack`` holds
+        the run folder's lock until the run ends."""
+        cfg, info = self.cfg, self.info
+        self.device = device = _setup_device(cfg, info.local_rank)
+        distributed.init(info, device)
+        if cfg.train.threads > 0:
+            torch.set_num_threads(cfg.train.threads)
+        # Checked before the data is prepared; a resumed folder is locked now, a new one when
+        # it is created (a start that fails on a bad corpus leaves no folder behind).
+        distributed.main_first(lambda: self.folder.check(self.resume) if info.is_main else None)
+        if self.resume and info.is_main:
+            stack.enter_context(self.folder.lock())
+        self.data = data = distributed.main_first(lambda: prepare_data(cfg.data))  # the vocabulary does not depend on the training seed
+        self.model = model = _setup_model(cfg, data, device, info.rank)
+        self.params = trainable(model.parameters())
+        self.method = _setup_weighting(cfg, data, info.world_size)
+        self.optimizer = _setup_optimizer(cfg, self.params, device)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=cfg.train.precision == "fp16")
+        stream = data.sampler(self.method.sampling_probs(), seed=cfg.train.seed, rank=info.rank, world_size=info.world_size)
+        self.sampler: BatchSampler | PrefetchingSampler = PrefetchingSampler(stream) if cfg.data.prefetch else stream
+        stack.callback(self.sampler.close)
+        self.ckpts = CheckpointManager(self.folder.checkpoints, cfg.train.keep_last)
+        if self.resume:
+            self._restore()
         if info.is_main:
-            ck = _checkpoint_state(model, optimizer, scaler, method, sampler, state, cfg)
-            if info.enabled:
-                ck["rng_ranks"] = rngs
+            if not self.resume:
+                stack.enter_context(self.folder.lock())
+            self.folder.create(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        self.autocast = autocast_factory(cfg.train.precision, device)
+        self.ctx = StepContext(
+            model=_setup_compile(cfg, distributed.wrap(model, device)), params=self.params,
+            param_slices=param_slices(model.named_parameters()), optimizer=self.optimizer, scaler=self.scaler,
+            autocast=self.autocast, pad_id=data.vocab.pad_id, label_smoothing=cfg.train.label_smoothing,
+            clip_norm=cfg.train.clip_norm, langs=data.langs, loss_chunk=cfg.train.loss_chunk,
+            dev_grad=_setup_dev_grad(model, self.params, data, cfg, device) if self.method.needs_dev_grad else None,
+        )
+        # On resume, events after the checkpoint's step are dropped: the loop logs them again.
+        self.logger = MetricsLogger(self.folder.path, cfg.train.tensorboard, enabled=info.is_main,
+                                    resume_step=self.state.step if self.resume else None)
+        stack.callback(self.logger.close)
+        self.probes = None
+        if cfg.train.analysis_every and info.is_main:
+            from catsmt.analysis.tracking import ProbeBatches
+
+            self.probes = ProbeBatches.from_data(data, data.langs)
+
+    def _restore(self) -> None:
+        """Continue from the last checkpoint: every part's state, this rank's RNG, and the
+        checkpoints folder as it was when that checkpoint was committed."""
+        if not self.ckpts.has_checkpoint():
+            # Stopped before its first save (e.g. killed while preparing the data): start from
+            # step 0, which is exactly what the interrupted run did.
+            log.warning("no checkpoint in %s yet; starting the run from step 0", self.ckpts.dir)
+            return
+        ck, source = self.ckpts.load_latest(map_location=self.device)
+        saved = read_training_state(ck, str(source))
+        check_resume_changes(saved.config, self.cfg.to_dict(), str(source))
+        self.model.load_state_dict(saved.model)
+        self.optimizer.load_state_dict(saved.optimizer)
+        self.scaler.load_state_dict(saved.scaler)
+        self.method.load_state_dict(saved.weighting)
+        self.sampler.load_state_dict(saved.sampler)
+        self.state = TrainState(step=saved.step, **saved.train_state)
+        self.saved_step = saved.step
+        if self.info.rank < len(saved.rng):
+            set_rng_state(saved.rng[self.info.rank])
+        else:  # more ranks than that run had: a fresh dropout stream
+            seed_everything(self.cfg.train.seed + self.info.rank + saved.step)
+        if self.info.is_main:
+            self.ckpts.roll_back(source, saved.step, self.state.best_step)
+
+    # -- checkpoints and validation ---------------------------------------------------------
+    def _save(self, is_best: bool = False) -> None:
+        rngs = distributed.all_gather_object(rng_state())  # every rank's dropout stream
+        if self.info.is_main:
+            counters = {k: v for k, v in self.state.__dict__.items() if k != "step"}
+            ck = TrainingState(
+                step=self.state.step, config=self.cfg.to_dict(), model=self.model.state_dict(),
+                optimizer=self.optimizer.state_dict(), scaler=self.scaler.state_dict(),
+                weighting=self.method.state_dict(), sampler=self.sampler.state_dict(), rng=rngs,
+                train_state=counters,
+            ).to_checkpoint()
             try:
-                ckpts.save(ck, state.step, is_best)
+                self.ckpts.save(ck, self.state.step, is_best)
             except OSError as e:  # disk full, permissions: stop, the previous checkpoint intact
                 raise CheckpointError(
-                    f"cannot save the step {state.step} checkpoint in {ckpts.dir}: {e}; "
+                    f"cannot save the step {self.state.step} checkpoint in {self.ckpts.dir}: {e}; "
                     "the previous checkpoint there is intact"
                 ) from e
-        saved_step = state.step
+        self.saved_step = self.state.step
 
-    probes = None
-    if cfg.train.analysis_every and info.is_main:
-        from catsmt.analysis.tracking import ProbeBatches
-
-        probes = ProbeBatches.from_data(data, data.langs)
-
-    def analyse() -> None:
-        from catsmt.analysis.tracking import measure
-
-        assert probes is not None
-        for event in measure(model, probes, data.groups, state.step, device, cfg.train.analysis_what):
-            logger.log(event)
-
-    def validate() -> None:
-        valid = validation_losses(model, data, cfg, device, autocast)
+    def _validate(self) -> None:
+        cfg, state = self.cfg, self.state
+        valid = validation_losses(self.model, self.data, cfg, self.device, self.autocast)
         score = selection_score(valid, cfg.train.best_metric)
         for lang, v in valid.items():
-            logger.log({"event": "valid", "step": state.step, "split": "valid", "lang": lang, **v})
-        logger.log({"event": "valid", "step": state.step, "split": "valid", "lang": "avg", "score": score, "metric": cfg.train.best_metric})
+            self.logger.log({"event": "valid", "step": state.step, "split": "valid", "lang": lang, **v})
+        self.logger.log({"event": "valid", "step": state.step, "split": "valid", "lang": "avg", "score": score,
+                         "metric": cfg.train.best_metric})
         state.last_valid = {lang: v["nll"] for lang, v in valid.items()}
         is_best = score < state.best_score
         if is_best:
             state.best_score, state.best_step = score, state.step
-        checkpoint(is_best)
+        self._save(is_best)
 
-    model.train()
-    bar = _progress(cfg, state.step, info.is_main)
-    window: list[StepStats] = []
-    t_window, stopped = time.perf_counter(), "max_steps"
-    batches = _batches(sampler, cfg.train.accum_steps)
-    with _StopFlag() as stop:
-        while state.step < cfg.train.max_steps:
-            t0 = time.perf_counter()
-            sampler.set_probs(method.sampling_probs())
-            parts = [p.to(device, non_blocking=True) for p in next(batches)]
-            lr = inverse_sqrt_lr(state.step, cfg.train.lr, cfg.train.warmup_steps, cfg.train.warmup_init_lr)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            stats = train_step(ctx, method, state.step, parts)
-            state.step += 1
-            state.train_seconds += time.perf_counter() - t0
-            state.tokens_seen += sum(stats.n_tokens.values())
-            state.bad_steps_in_a_row = 0 if stats.finite else state.bad_steps_in_a_row + 1
-            state.bad_steps_total += 0 if stats.finite else 1
-            window.append(stats)
-            if not stats.finite:
-                logger.log({"event": "non_finite", "step": state.step, "langs": stats.langs, "loss": stats.loss})
-            if state.step % cfg.train.log_every == 0 or state.step == cfg.train.max_steps:
-                _log_train(logger, window, state, lr, time.perf_counter() - t_window, method, bar)
-                window, t_window = [], time.perf_counter()
-            if bar is not None:
-                bar.update(1)
-            if state.bad_steps_in_a_row >= cfg.train.max_bad_steps:
-                stopped = "non_finite"
-                log.error("stopping: %d updates in a row had a non-finite loss or gradient (step %d, languages %s)",
-                          state.bad_steps_in_a_row, state.step, ", ".join(stats.langs))
-                break
-            if probes is not None and state.step % cfg.train.analysis_every == 0:
-                analyse()
-            if state.step % cfg.train.valid_every == 0:
-                validate()
-            elif cfg.train.save_every and state.step % cfg.train.save_every == 0:
-                checkpoint()
-            timed_out = bool(cfg.train.max_minutes) and state.train_seconds > cfg.train.max_minutes * 60
-            timed_out, signalled = distributed.any_rank([timed_out, stop.signal is not None])  # all stop together
-            if timed_out or signalled:
-                stopped = "max_minutes" if timed_out else "signal"
-                if timed_out:
-                    log.warning("stopping on the time cap (train.max_minutes=%g) after %d of %d updates",
-                                cfg.train.max_minutes, state.step, cfg.train.max_steps)
-                break
-        if stopped in ("signal", "non_finite"):
-            # A signal saves and leaves at once: no unscheduled validation, which would delay
-            # the exit a preemption allows and could move best.pt off the uninterrupted run's.
-            if saved_step != state.step:
-                checkpoint()
-        elif state.step % cfg.train.valid_every != 0:
-            validate()
-    if bar is not None:
-        bar.close()
-    logger.close()
-    sampler.close()
-    result = TrainResult(
-        run_dir=run, steps=state.step, best_step=state.best_step, best_score=state.best_score,
-        valid=state.last_valid, tokens_per_second=state.tokens_seen / max(state.train_seconds, 1e-9), stopped=stopped,
-        signum=stop.signal or 0, target_tokens=state.tokens_seen, train_seconds=state.train_seconds,
-    )
-    if info.is_main:
-        text = json.dumps(result.__dict__, default=str, indent=2) + "\n"
-        _write_atomic(run / "summary.json", lambda tmp: tmp.write_text(text))
-    distributed.shutdown()
-    return result
+    def _analyse(self) -> None:
+        from catsmt.analysis.tracking import measure
 
+        assert self.probes is not None
+        for event in measure(self.model, self.probes, self.data.groups, self.state.step, self.device,
+                             self.cfg.train.analysis_what):
+            self.logger.log(event)
 
-def _checkpoint_state(
-    model: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
-    method: Weighting, sampler: Any, state: TrainState, cfg: Config,
-) -> dict[str, Any]:
-    return {
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scaler": scaler.state_dict(),
-        "weighting": method.state_dict(),
-        "sampler": sampler.state_dict(),
-        "rng": rng_state(),
-        "train_state": dict(state.__dict__),
-        "step": state.step,
-        "config": cfg.to_dict(),
-    }
+    # -- the loop ---------------------------------------------------------------------------
+    def run(self) -> TrainResult:
+        cfg, state, method, t = self.cfg, self.state, self.method, self.cfg.train
+        self.model.train()
+        bar = _progress(cfg, state.step, self.info.is_main)
+        window: list[StepStats] = []
+        t_window, stopped = time.perf_counter(), "max_steps"
+        batches = _batches(self.sampler, t.accum_steps)
+        with _StopFlag() as stop:
+            while state.step < t.max_steps:
+                t0 = time.perf_counter()
+                self.sampler.set_probs(method.sampling_probs())
+                parts = [p.to(self.device, non_blocking=True) for p in next(batches)]
+                lr = inverse_sqrt_lr(state.step, t.lr, t.warmup_steps, t.warmup_init_lr)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
+                stats = train_step(self.ctx, method, state.step, parts)
+                state.step += 1
+                state.train_seconds += time.perf_counter() - t0
+                state.tokens_seen += sum(stats.n_tokens.values())
+                state.bad_steps_in_a_row = 0 if stats.finite else state.bad_steps_in_a_row + 1
+                state.bad_steps_total += 0 if stats.finite else 1
+                window.append(stats)
+                if not stats.finite:
+                    self.logger.log({"event": "non_finite", "step": state.step, "langs": stats.langs, "loss": stats.loss})
+                if state.step % t.log_every == 0 or state.step == t.max_steps:
+                    _log_train(self.logger, window, state, lr, time.perf_counter() - t_window, method, bar)
+                    window, t_window = [], time.perf_counter()
+                if bar is not None:
+                    bar.update(1)
+                if state.bad_steps_in_a_row >= t.max_bad_steps:
+                    stopped = "non_finite"
+                    log.error("stopping: %d updates in a row had a non-finite loss or gradient (step %d, languages %s)",
+                              state.bad_steps_in_a_row, state.step, ", ".join(stats.langs))
+                    break
+                if self.probes is not None and state.step % t.analysis_every == 0:
+                    self._analyse()
+                if state.step % t.valid_every == 0:
+                    self._validate()
+                elif t.save_every and state.step % t.save_every == 0:
+                    self._save()
+                timed_out = bool(t.max_minutes) and state.train_seconds > t.max_minutes * 60
+                timed_out, signalled = distributed.any_rank([timed_out, stop.signal is not None])  # all stop together
+                if timed_out or signalled:
+                    stopped = "max_minutes" if timed_out else "signal"
+                    if timed_out:
+                        log.warning("stopping on the time cap (train.max_minutes=%g) after %d of %d updates",
+                                    t.max_minutes, state.step, t.max_steps)
+                    break
+            if stopped in ("signal", "non_finite"):
+                # A signal saves and leaves at once: no unscheduled validation, which would delay
+                # the exit a preemption allows and could move best.pt off the uninterrupted run's.
+                if self.saved_step != state.step:
+                    self._save()
+            elif state.step % t.valid_every != 0:
+                self._validate()
+        if bar is not None:
+            bar.close()
+        result = TrainResult(
+            run_dir=self.folder.path, steps=state.step, best_step=state.best_step, best_score=state.best_score,
+            valid=state.last_valid, tokens_per_second=state.tokens_seen / max(state.train_seconds, 1e-9),
+            stopped=stopped, signum=stop.signal or 0, target_tokens=state.tokens_seen,
+            train_seconds=state.train_seconds,
+        )
+        if self.info.is_main:
+            write_atomic(self.folder.summary, json.dumps(result.__dict__, default=str, indent=2) + "\n")
+        return result
 
 
 def _log_train(

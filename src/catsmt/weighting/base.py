@@ -25,6 +25,8 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from catsmt.data.sampling import temperature_probs  # noqa: F401 - re-exported: methods sample by it
+
 
 @dataclass
 class TaskGradients:
@@ -74,25 +76,6 @@ def token_weights(n_tokens: Tensor) -> Tensor:
     """Weights ``n_k / Σ n`` that make ``Σ w_k L_k`` the token-weighted mean loss of a batch."""
     n = n_tokens.double()
     return (n / n.sum().clamp_min(1.0)).float()
-
-
-def temperature_probs(sizes: Mapping[str, int], temperature: float) -> dict[str, float]:
-    """Temperature sampling distribution ``p_n ∝ |D_n|^(1/T)`` (Arivazhagan et al., 2019).
-
-    ``T = 1`` is proportional to data size, ``T = inf`` uniform.
-
-    Raises:
-        ValueError: a non-positive temperature or a language without data.
-    """
-    if not temperature > 0:
-        raise ValueError(f"sampling temperature must be > 0 (use inf for uniform), got {temperature}")
-    empty = [k for k, v in sizes.items() if v <= 0]
-    if empty:
-        raise ValueError(f"languages without training data: {', '.join(empty)}")
-    exponent = 0.0 if temperature == float("inf") else 1.0 / temperature
-    raw = {k: float(v) ** exponent for k, v in sizes.items()}
-    total = sum(raw.values())
-    return {k: v / total for k, v in raw.items()}
 
 
 class Weighting:

@@ -273,7 +273,7 @@ class CATS(Weighting):
         return p.alpha_lr
 
     def sampling_probs(self) -> dict[str, float]:
-        from catsmt.weighting.base import temperature_probs
+        from catsmt.data.sampling import temperature_probs
 
         return temperature_probs(self.sizes, self.params.temperature)
 
@@ -285,6 +285,7 @@ class CATS(Weighting):
             "lambda_s": self.lambda_s,
             "lambda_n": self.lambda_n.clone(),
             "meta_updates": self.meta_updates,
+            "last": dict(self.last),  # the last meta update's diagnostics, logged until the next
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -295,6 +296,7 @@ class CATS(Weighting):
         self.lambda_s = float(state["lambda_s"])
         self.lambda_n = state["lambda_n"].double().clone()
         self.meta_updates = int(state.get("meta_updates", 0))
+        self.last = {str(k): float(v) for k, v in state.get("last", {}).items()}
 
     def log_values(self) -> dict[str, float]:
         out = {f"alpha/{lang}": float(self.alpha[i]) for lang, i in self.index.items()}

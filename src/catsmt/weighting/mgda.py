@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -169,6 +170,12 @@ class MGDA(Weighting):
         c = self.weights(tasks)
         self._last = {lang: float(v) for lang, v in zip(tasks.langs, c, strict=True)}
         return c.to(tasks.grads) @ tasks.grads
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"last": dict(self._last)}  # only what is logged: the solver keeps no state
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self._last = {str(k): float(v) for k, v in state.get("last", {}).items()}
 
     def log_values(self) -> dict[str, float]:
         return {f"mgda/{lang}": v for lang, v in self._last.items()}

@@ -117,12 +117,13 @@ class MultiDDS(Weighting):
         self._rewards = {lang: float(r) for lang, r in zip(tasks.langs, rewards, strict=True)}
 
     def state_dict(self) -> dict[str, Any]:
-        return {"langs": list(self.langs), "logits": self.logits.clone()}
+        return {"langs": list(self.langs), "logits": self.logits.clone(), "rewards": dict(self._rewards)}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         check_state_keys(state, ["langs", "logits"], "multidds")
         check_state_langs(state, self.langs, "multidds")
         self.logits = state["logits"].detach().double().cpu().clone()
+        self._rewards = {str(k): float(v) for k, v in state.get("rewards", {}).items()}
 
     def log_values(self) -> dict[str, float]:
         values = {f"psi/{lang}": p for lang, p in self.sampling_probs().items()}

@@ -103,11 +103,12 @@ class PCGrad(Weighting):
         return (w @ coef).to(tasks.grads) @ tasks.grads
 
     def state_dict(self) -> dict[str, Any]:
-        return {"generator": self.generator.get_state()}
+        return {"generator": self.generator.get_state(), "conflict_frac": self._conflict_frac}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         check_state_keys(state, ["generator"], "pcgrad")
         self.generator.set_state(state["generator"])
+        self._conflict_frac = float(state.get("conflict_frac", self._conflict_frac))
 
     def log_values(self) -> dict[str, float]:
         return {"pcgrad/conflict_frac": self._conflict_frac}

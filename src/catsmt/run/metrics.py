@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from catsmt.files import write_atomic
 
 
 def _clean(value: Any) -> Any:
@@ -128,10 +129,5 @@ def truncate_metrics(path: str | Path, step: int) -> int:
         elif line.strip():
             dropped += 1
     if dropped or torn:
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        with open(tmp, "wb") as f:
-            f.write(b"".join(kept))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        write_atomic(path, b"".join(kept))
     return dropped
