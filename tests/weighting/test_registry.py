@@ -24,7 +24,8 @@ OPTIONAL = {"torchjd": "torchjd"}
 
 
 def methods() -> list[object]:
-    """Every registered name, those whose optional package is absent marked to skip."""
+    """Every registered name for the tests that build the method; those whose optional
+    package is absent are marked to skip."""
     out: list[object] = []
     for name in sorted(WEIGHTINGS):
         package = OPTIONAL.get(name)
@@ -96,7 +97,7 @@ def test_registering_a_name_twice_is_an_error() -> None:
         del WEIGHTINGS["test-plugin"]
 
 
-@pytest.mark.parametrize("name", methods())
+@pytest.mark.parametrize("name", sorted(WEIGHTINGS))
 def test_params_have_defaults_help_and_load_from_config(name: str) -> None:
     cls = get_method(name)
     assert cls.__doc__ and re.search(r"\b(19|20)\d\d\b", cls.__doc__)  # cites its paper and year

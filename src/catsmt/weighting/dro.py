@@ -122,8 +122,12 @@ def worst_case_mixture(
         return base * r_lp
     spread = float(ell.max() - ell.min())  # > 0 here: equal losses give q = p, inside any ball
     lo, hi = 0.0, 1.0 / spread
-    while chi_square(base * _ratios_at(hi, ell, base, min_ratio), base) <= rho:
+    for _ in range(1100):  # t doubles until past the radius (reached at a finite t: see above)
+        if chi_square(base * _ratios_at(hi, ell, base, min_ratio), base) > rho:
+            break
         lo, hi = hi, 2.0 * hi
+    else:  # rounding kept it a hair inside: that point is feasible and as good as the LP's
+        return base * _ratios_at(lo, ell, base, min_ratio)
     for _ in range(200):
         mid = 0.5 * (lo + hi)
         if chi_square(base * _ratios_at(mid, ell, base, min_ratio), base) <= rho:
@@ -142,8 +146,8 @@ class DRO(Weighting):
 
     Zhou, Levy, Li, Ghazvininejad and Neubig, EMNLP 2021, "Distributionally Robust Multilingual
     Machine Translation": the objective ``min_θ max_{q : D_χ²(q‖p) ≤ ρ} Σ_n q_n L_n(θ)``
-    (Sec. 3, with ``D_χ²(q‖p) = ½ Σ_n (q_n − p_n)² / p_n``) and its iterated best response
-    (Sec. 3.3): θ is trained for a while with q fixed, then q is replaced by the exact
+    (with ``D_χ²(q‖p) = ½ Σ_n (q_n − p_n)² / p_n``, the convention of the authors' code) and
+    its iterated best response: θ is trained for a while with q fixed, then q is replaced by the exact
     maximiser for the current loss estimates, :func:`worst_case_mixture`.
 
     The baseline p is temperature sampling (``temperature``; the paper: T = 1). After every

@@ -49,10 +49,10 @@ class FAMO(Weighting):
 
     Liu, Feng, Stone and Liu, NeurIPS 2023, "FAMO: Fast Adaptive Multitask Optimization",
     Algorithm 1. Logits ξ (zero at the start) give ``z = softmax(ξ)``; the model update is
-    ``Σ_k c z_k / ℓ_k ∇ℓ_k`` with ``c = (Σ_k z_k / ℓ_k)⁻¹``, the gradient of ``c Σ_k z_k log ℓ_k``
-    (Sec. 3.2), so :meth:`loss_weights` returns ``w_k = (z_k / ℓ_k) / Σ_j (z_j / ℓ_j)`` over
+    ``Σ_k c z_k / ℓ_k ∇ℓ_k`` with ``c = (Σ_k z_k / ℓ_k)⁻¹``, the gradient of ``c Σ_k z_k log ℓ_k``,
+    so :meth:`loss_weights` returns ``w_k = (z_k / ℓ_k) / Σ_j (z_j / ℓ_j)`` over
     the batch's languages. The logits then follow the rate of improvement
-    ``d_k = log ℓ_k(θ_t) − log ℓ_k(θ_{t+1})`` (Sec. 3.3): ``δ = J_z(ξ)ᵀ d`` with the softmax
+    ``d_k = log ℓ_k(θ_t) − log ℓ_k(θ_{t+1})``: ``δ = J_z(ξ)ᵀ d`` with the softmax
     Jacobian ``J_z = diag(z) − z zᵀ``, i.e. ``δ_k = z_k (d_k − Σ_j z_j d_j)``, and
     ``ξ ← ξ − β (δ + γ ξ)`` -- or, by default and as in the authors' released code, one Adam
     step with learning rate β on the gradient ``δ + γ ξ``.
