@@ -121,6 +121,20 @@ def test_cli_rejects_unknown_methods(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "catz" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"split": "train"}, "split must be one of valid, test (held-out data), got 'train'"),
+    ({"methods": ["t1", "catz"]}, "unknown method 'catz'"),
+    ({"jobs": 0}, "jobs must be >= 1, got 0"),
+])
+def test_refused_requests_leave_no_report_folder(tmp_path: Path, kwargs: dict[str, object], message: str) -> None:
+    out = tmp_path / "report"
+    args: dict[str, object] = {"methods": ["t1"], **kwargs}
+    with pytest.raises(ValueError) as e:
+        compare(None, args.pop("methods"), [1], out, ["train.device=cpu"], **args)  # type: ignore[arg-type]
+    assert message in str(e.value)
+    assert not out.exists()
+
+
 def test_report_only_trains_nothing_and_leaves_out_unfinished_runs(report: Path, caplog: pytest.LogCaptureFixture) -> None:
     result = compare(None, ["t1", "cats", "pcgrad"], [1, 2], report, OVERRIDES, split="test", command="test", report_only=True)
     assert [(r.method, r.seed) for r in result.records] == [("t1", 1), ("cats", 1)]

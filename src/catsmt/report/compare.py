@@ -13,6 +13,7 @@ results go to ``OUT/results.{json,csv}`` and ``OUT/report.{md,html}``.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import multiprocessing
@@ -28,7 +29,8 @@ import yaml
 
 from catsmt.config import Config, load_config
 from catsmt.decoding.config import DecodeConfig
-from catsmt.training.metrics import read_metrics
+from catsmt.files import write_atomic
+from catsmt.run.metrics import read_metrics
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +221,7 @@ def train_and_evaluate(
             out=eval_path, max_sentences=eval_max_sentences,
         )
         scores["max_sentences"] = eval_max_sentences
-        eval_path.write_text(json.dumps(scores, indent=2, ensure_ascii=False) + "\n")
+        write_atomic(eval_path, json.dumps(scores, indent=2, ensure_ascii=False) + "\n")
     return RunRecord(method, seed, run_dir, scores, _best_valid(run_dir, int(summary["best_step"])), summary)
 
 
@@ -232,7 +234,7 @@ def write_results(records: Sequence[RunRecord], out: Path) -> None:
                 "method": r.method, "seed": r.seed, "lang": lang, "group": s["group"],
                 "bleu": s["bleu"], "chrf": s["chrf"], "valid_nll": r.valid_nll.get(lang), "n": s["n"],
             })
-    (out / "results.json").write_text(json.dumps({
+    write_atomic(out / "results.json", json.dumps({
         "runs": [
             {"method": r.method, "seed": r.seed, "run_dir": str(r.run_dir),
              "steps": r.summary.get("steps"), "stop_reason": r.summary.get("stopped"),
@@ -243,10 +245,11 @@ def write_results(records: Sequence[RunRecord], out: Path) -> None:
         ],
         "rows": rows,
     }, indent=2, ensure_ascii=False, default=str) + "\n")
-    with open(out / "results.csv", "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=["method", "seed", "lang", "group", "bleu", "chrf", "valid_nll", "n"])
-        writer.writeheader()
-        writer.writerows(rows)
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=["method", "seed", "lang", "group", "bleu", "chrf", "valid_nll", "n"])
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(out / "results.csv", table.getvalue())
 
 
 def _log_like_parent(level: int) -> None:
@@ -297,10 +300,12 @@ def compare(
         report_only: train nothing: report the (method, seed) runs that finished with this
             config, and skip (with a warning) those that did not.
     """
+    from catsmt.evaluation.run_eval import SPLITS
     from catsmt.report.render import write_report
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)} (held-out data), got '{split}'")
     for m in methods:
         if base_method(m) not in METHOD_PRESETS:
             raise ValueError(f"unknown method '{m}'; valid: {', '.join(METHOD_PRESETS)}")
@@ -309,6 +314,7 @@ def compare(
         run_config(config, overrides, m, seeds[0], out / "runs" / "check")
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
+    out.mkdir(parents=True, exist_ok=True)  # after the checks: a refused command leaves nothing
     decode = decode or DecodeConfig()
     result = CompareResult(out)
     todo = [(m, seed) for seed in seeds for m in methods]
@@ -342,6 +348,6 @@ def compare(
     write_results(result.records, out)
     meta = {"command": command, "commit": git_commit(), "config": str(config), "overrides": list(overrides),
             "split": split, "beam": decode.beam, "lenpen": decode.lenpen, "eval_max_sentences": eval_max_sentences}
-    (out / "compare.json").write_text(json.dumps(meta, indent=2) + "\n")
+    write_atomic(out / "compare.json", json.dumps(meta, indent=2) + "\n")
     result.report_md, result.report_html = write_report(result.records, out, meta)
     return result
