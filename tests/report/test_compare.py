@@ -154,3 +154,27 @@ def test_method_variants_set_hyperparameters_and_count_as_the_proposed_method() 
         parse_methods("cats+alpha")
     with pytest.raises(ValueError, match="catz"):
         parse_methods("catz+alpha_lr=1")
+
+
+@pytest.mark.parametrize(("spec", "label", "params"), [
+    ("famo", "FAMO", {"logit_lr": 0.025}),
+    ("dro+rho=0.1", "DRO (rho=0.1)", {"rho": 0.1}),
+    ("unimax+epochs=2", "UniMax (epochs=2)", {"epochs": 2.0}),
+    ("torchjd+aggregator=upgrad", "torchjd (aggregator=upgrad)", {"aggregator": "upgrad"}),
+])
+def test_the_newer_methods_are_compared_under_their_labels(spec: str, label: str, params: dict[str, object]) -> None:
+    from catsmt.report.compare import method_label, parse_methods, run_config
+
+    assert parse_methods(f"t1,{spec}") == ["t1", spec]
+    assert method_label(spec) == label
+    cfg = run_config(None, [], spec, 1, Path("unused"))
+    assert cfg.weighting.method == spec.split("+")[0]
+    assert {k: getattr(cfg.weighting.params, k) for k in params} == params
+
+
+def test_a_famo_run_is_reported_with_its_weights_figure(report: Path, tmp_path: Path) -> None:
+    out = tmp_path / "famo"
+    result = compare(None, ["famo"], [1], out, OVERRIDES, split="test", command="test")
+    assert [r.method for r in result.records] == ["famo"]
+    assert "| FAMO |" in (out / "report.md").read_text()
+    assert (out / "figures" / "weights_famo.png").exists()  # famo_z changes over the run

@@ -30,52 +30,20 @@ import yaml
 from catsmt.config import Config, load_config
 from catsmt.decoding.config import DecodeConfig
 from catsmt.files import write_atomic
+from catsmt.report.methods import (  # is_proposed, method_label, parse_methods: also imported from here
+    check_methods,
+    is_proposed,
+    method_label,
+    method_presets,
+    parse_methods,
+    split_spec,
+)
 from catsmt.run.metrics import read_metrics
 
 log = logging.getLogger(__name__)
 
-#: Method names of the comparison and the overrides that select them (written by hand).
-METHOD_PRESETS: dict[str, list[str]] = {
-    "t1": ["weighting.method=temperature", "weighting.temperature=1"],
-    "t5": ["weighting.method=temperature", "weighting.temperature=5"],
-    "tinf": ["weighting.method=temperature", "weighting.temperature=inf"],
-    "cats": ["weighting.method=cats"],
-    "gradnorm": ["weighting.method=gradnorm"],
-    "multidds": ["weighting.method=multidds"],
-    "pcgrad": ["weighting.method=pcgrad"],
-    "gradvac": ["weighting.method=gradvac"],
-    "mgda": ["weighting.method=mgda"],
-}
-METHOD_LABELS: dict[str, str] = {
-    "t1": "T=1", "t5": "T=5", "tinf": "T=inf", "cats": "CATS", "gradnorm": "GradNorm",
-    "multidds": "MultiDDS", "pcgrad": "PCGrad", "gradvac": "GradVac", "mgda": "MGDA",
-}
-#: The proposed method; every other method counts as a baseline in the table.
-PROPOSED = "cats"
-#: Separates a method from its hyperparameters in a method spec: ``cats+alpha_lr=0.2``.
-VARIANT_SEP = "+"
-
-
-def split_spec(spec: str) -> tuple[str, list[str]]:
-    """``"cats+alpha_lr=0.2+temperature=5"`` -> ``("cats", ["weighting.alpha_lr=0.2", ...])``."""
-    base, *extra = spec.split(VARIANT_SEP)
-    return base, [f"weighting.{kv}" for kv in extra]
-
-
-def base_method(spec: str) -> str:
-    """The preset name of a method spec (``cats`` for ``cats+alpha_lr=0.2``)."""
-    return split_spec(spec)[0]
-
-
-def method_label(spec: str) -> str:
-    """The report's name of a method spec: ``CATS (alpha_lr=0.2)``."""
-    base, extra = split_spec(spec)
-    label = METHOD_LABELS.get(base, base)
-    return f"{label} ({', '.join(kv.split('.', 1)[1] for kv in extra)})" if extra else label
-
-
-def is_proposed(spec: str) -> bool:
-    return base_method(spec) == PROPOSED
+__all__ = ["CompareResult", "CompareStopped", "RunRecord", "compare", "is_proposed", "method_label",
+           "parse_methods", "run_config", "train_and_evaluate"]
 
 
 class CompareStopped(RuntimeError):
@@ -102,27 +70,10 @@ class CompareResult:
     report_html: Path | None = None
 
 
-def parse_methods(text: str) -> list[str]:
-    """``"t1,cats,cats+alpha_lr=0.2"`` -> the method specs, with a clear error for unknown
-    names; ``+key=value`` after a name sets that method's hyperparameter (a variant)."""
-    methods = [m.strip() for m in text.split(",") if m.strip()]
-    unknown = [m for m in methods if base_method(m) not in METHOD_PRESETS]
-    malformed = [m for m in methods if any("=" not in kv for kv in m.split(VARIANT_SEP)[1:])]
-    if malformed:
-        raise ValueError(f"method variant(s) {', '.join(malformed)}: write NAME+key=value[+key=value]")
-    if unknown or not methods:
-        raise ValueError(
-            f"unknown method(s) {', '.join(unknown) or '(none given)'}; valid: {', '.join(METHOD_PRESETS)}"
-        )
-    if len(set(methods)) != len(methods):
-        raise ValueError(f"a method is listed twice in {text!r}")
-    return methods
-
-
 def run_config(config: str | Path | None, overrides: Sequence[str], method: str, seed: int, run_dir: Path) -> Config:
     """The config of one (method, seed): the shared config plus the method's preset."""
     base, extra = split_spec(method)
-    return load_config(config, [*overrides, *METHOD_PRESETS[base], *extra, f"train.seed={seed}", f"train.run_dir={run_dir}"])
+    return load_config(config, [*overrides, *method_presets()[base], *extra, f"train.seed={seed}", f"train.run_dir={run_dir}"])
 
 
 #: Config keys that do not change what a run learns: they may differ between a stored run and
@@ -286,7 +237,8 @@ def compare(
 
     Args:
         config: the shared YAML config (or None for defaults + overrides).
-        methods: names from :data:`METHOD_PRESETS`, optionally with ``+key=value`` variants.
+        methods: names from :func:`~catsmt.report.methods.method_presets` (every registered
+            weighting method, and ``t1``, ``t5``, ``tinf``), optionally with ``+key=value`` variants.
         seeds: training seeds; each method runs once per seed.
         out: the report folder.
         overrides: ``key=value`` overrides shared by all runs (the budget: ``train.max_steps``).
@@ -306,9 +258,7 @@ def compare(
     out = Path(out)
     if split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(SPLITS)} (held-out data), got '{split}'")
-    for m in methods:
-        if base_method(m) not in METHOD_PRESETS:
-            raise ValueError(f"unknown method '{m}'; valid: {', '.join(METHOD_PRESETS)}")
+    check_methods(list(methods))
     # Validate every run's config before the first one trains for hours.
     for m in methods:
         run_config(config, overrides, m, seeds[0], out / "runs" / "check")

@@ -1,5 +1,6 @@
-"""Figures of a comparison: validation loss per language (the paper's Figure 4) and the
-trajectories of each method's language weights or sampling distribution."""
+"""Figures of a comparison: validation loss per language (the paper's Figure 4), the
+trajectories of whatever each method logs per language (its weights) and of its sampling
+distribution, the Pareto view, and CATS's multipliers."""
 
 from __future__ import annotations
 
@@ -52,33 +53,70 @@ def valid_loss_figure(records: Sequence[Any], path: Path, label: Callable[[str],
     return path
 
 
+#: The name of the sampling distribution among :func:`weight_series`'s families.
+SAMPLING = "sampling"
+
+
+def weight_series(record: Any) -> dict[str, dict[str, list[tuple[int, float]]]]:
+    """Everything a run logged per language, over updates: family -> language -> points.
+
+    A family is a name ``F`` such that the method logged ``F/<lang>`` for languages of the run
+    (``alpha`` for CATS, ``famo_z`` for FAMO, ``dro_q`` for DRO, ``psi`` and ``reward`` for
+    MultiDDS, ...) in the ``weights`` of its ``train`` events; the sampling distribution the
+    loop logged is the family :data:`SAMPLING`. Values that are not per language
+    (``cats/lambda_c``) are left out. Nothing here knows a method's name.
+    """
+    langs = set(record.scores["langs"])
+    series: dict[str, dict[str, list[tuple[int, float]]]] = {}
+    for e in read_metrics(record.run_dir / "metrics.jsonl"):
+        if e.get("event") != "train" or e.get("lang") != "all":
+            continue
+        for name, v in e.get("weights", {}).items():
+            family, _, lang = name.rpartition("/")
+            if family and lang in langs:
+                series.setdefault(family, {}).setdefault(lang, []).append((e["step"], float(v)))
+        for lang, v in e.get(SAMPLING, {}).items():
+            if lang in langs:
+                series.setdefault(SAMPLING, {}).setdefault(lang, []).append((e["step"], float(v)))
+    return series
+
+
+def _moving(families: dict[str, dict[str, list[tuple[int, float]]]]) -> dict[str, dict[str, list[tuple[int, float]]]]:
+    """The families whose values change over the run, each shown once (MultiDDS logs its
+    sampling distribution as ``psi`` too; DRO's ``dro_q`` is the sampling distribution when it
+    resamples)."""
+    out: dict[str, dict[str, list[tuple[int, float]]]] = {}
+    seen = []
+    for family, per_lang in families.items():
+        if all(len({round(v, 9) for _, v in pts}) <= 1 for pts in per_lang.values()):
+            continue  # static: nothing to show
+        key = sorted((lang, [(s, round(v, 9)) for s, v in pts]) for lang, pts in per_lang.items())
+        if key in seen:
+            continue
+        seen.append(key)
+        out[family] = per_lang
+    return out
+
+
 def weights_figure(record: Any, path: Path, label: Callable[[str], str]) -> Path | None:
-    """α (or the sampling distribution when the method learns one) over updates."""
-    series: dict[str, list[tuple[int, float]]] = {}
-    key = "weights"
-    events = [e for e in read_metrics(record.run_dir / "metrics.jsonl") if e.get("event") == "train" and e.get("lang") == "all"]
-    has_alpha = any(any(k.startswith("alpha/") for k in e.get("weights", {})) for e in events)
-    if not has_alpha:
-        key = "sampling"
-    for e in events:
-        values = e.get(key, {})
-        for name, v in values.items():
-            lang = name.split("/", 1)[1] if "/" in name else name
-            if key == "weights" and not name.startswith("alpha/"):
-                continue
-            series.setdefault(lang, []).append((e["step"], float(v)))
-    if not series or all(len({round(v, 9) for _, v in pts}) <= 1 for pts in series.values()):
-        return None  # static weights: nothing to show
-    fig = Figure(figsize=(6, 3.6), layout="constrained")
-    ax = fig.subplots()
+    """One panel per family of :func:`weight_series` that changes over the run (the method's
+    language weights, its sampling distribution), one line per language; None when nothing
+    changes (temperature sampling, UniMax)."""
+    families = _moving(weight_series(record))
+    if not families:
+        return None
+    fig = Figure(figsize=(6, 3.2 * len(families)), layout="constrained")
+    axes = fig.subplots(len(families), 1, squeeze=False)
     groups = {lang: s["group"] for lang, s in record.scores["langs"].items()}
-    for lang, pts in sorted(series.items()):
-        style = "-" if groups.get(lang) == "low" else "--"
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], style, marker="o", markersize=2, label=lang)
-    ax.set_xlabel("update")
-    ax.set_ylabel("α" if key == "weights" else "sampling probability")
-    ax.set_title(f"{label(record.method)}: {'α per language' if key == 'weights' else 'sampling distribution'} (solid: low-resource)")
-    ax.legend(fontsize="small", ncol=2)
+    for ax, (family, per_lang) in zip((row[0] for row in axes), families.items(), strict=True):
+        for lang, pts in sorted(per_lang.items()):
+            style = "-" if groups.get(lang) == "low" else "--"
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], style, marker="o", markersize=2, label=lang)
+        what = "sampling distribution" if family == SAMPLING else f"{family} per language"
+        ax.set_xlabel("update")
+        ax.set_ylabel("sampling probability" if family == SAMPLING else family)
+        ax.set_title(f"{label(record.method)}: {what} (solid: low-resource)")
+        ax.legend(fontsize="small", ncol=2)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
     return path

@@ -22,14 +22,9 @@ from catsmt.evaluation.significance import paired_bootstrap
 from catsmt.evaluation.tables import GROUP_LABELS, Table, build_table, strongest_baseline
 from catsmt.files import write_atomic
 from catsmt.report import figures
+from catsmt.report.methods import is_proposed, method_label
 
 log = logging.getLogger(__name__)
-
-
-def _label(method: str) -> str:
-    from catsmt.report.compare import method_label
-
-    return method_label(method)
 
 
 def _refs_and_hyps(record: Any, split: str) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
@@ -52,8 +47,6 @@ def _refs_and_hyps(record: Any, split: str) -> tuple[dict[str, list[str]], dict[
 
 def significance_marks(records: Sequence[Any], metric: str, split: str) -> tuple[str | None, dict[str, Any]]:
     """Paired bootstrap of every method's first seed against the strongest baseline's."""
-    from catsmt.report.compare import is_proposed
-
     by_method = _by_method(records)
     results = {m: [r.scores for r in rs] for m, rs in by_method.items()}
     groups = {lang: s["group"] for lang, s in records[0].scores["langs"].items()}
@@ -67,7 +60,7 @@ def significance_marks(records: Sequence[Any], metric: str, split: str) -> tuple
         if method == sb:
             continue
         _, hyps = _refs_and_hyps(rs[0], split)
-        marks[_label(method)] = paired_bootstrap(hyps, base_hyps, refs, groups, metric=metric)
+        marks[method_label(method)] = paired_bootstrap(hyps, base_hyps, refs, groups, metric=metric)
     return sb, marks
 
 
@@ -80,11 +73,9 @@ def _by_method(records: Sequence[Any]) -> dict[str, list[Any]]:
 
 def build_tables(records: Sequence[Any], split: str) -> dict[str, Table]:
     """BLEU and chrF tables in the paper's layout, with significance marks."""
-    from catsmt.report.compare import is_proposed
-
     by_method = _by_method(records)
-    results = {_label(m): [r.scores for r in rs] for m, rs in by_method.items()}
-    baselines = [_label(m) for m in by_method if not is_proposed(m)]
+    results = {method_label(m): [r.scores for r in rs] for m, rs in by_method.items()}
+    baselines = [method_label(m) for m in by_method if not is_proposed(m)]
     tables = {}
     for metric in ("bleu", "chrf"):
         try:
@@ -106,7 +97,7 @@ def _valid_table(records: Sequence[Any]) -> str:
         nums = [v for v in vals if v is not None]
         mean = sum(nums) / len(nums) if nums else float("nan")
         cells = [f"{v:.3f}" if v is not None else "" for v in vals]
-        lines.append(f"| {_label(r.method)} | {r.seed} | " + " | ".join(cells) + f" | {mean:.3f} |")
+        lines.append(f"| {method_label(r.method)} | {r.seed} | " + " | ".join(cells) + f" | {mean:.3f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -124,13 +115,12 @@ def _html_valid_table(records: Sequence[Any]) -> str:
 def _verdict(records: Sequence[Any]) -> list[str]:
     from catsmt.report.verdict import verdict
 
-    return [line for metric in ("chrf", "bleu") for line in verdict(records, metric, _label)] or ["(no T=1/T=∞ pair and no CATS run to judge)"]
+    return [line for metric in ("chrf", "bleu") for line in verdict(records, metric, method_label)] or ["(no T=1/T=∞ pair and no CATS run to judge)"]
 
 
 def alpha_rows(records: Sequence[Any]) -> list[list[str]]:
     """Per CATS run: α at the end, its largest distance from 1/N over the run, how many of the
     logged points sat at the floor, and λ_c at the end (from metrics.jsonl)."""
-    from catsmt.report.compare import is_proposed
     from catsmt.run.metrics import read_metrics
 
     rows: list[list[str]] = []
@@ -148,7 +138,7 @@ def alpha_rows(records: Sequence[Any]) -> list[list[str]]:
             rows.append(["Method", "seed", *[f"α {lang} (end)" for lang in langs], "max |α − 1/N|", "points at floor", "λ_c (end)"])
         far = max(abs(p[f"alpha/{lang}"] - uniform) for p in points for lang in langs)
         at_floor = sum(p[f"alpha/{lang}"] <= floor + 1e-9 for p in points for lang in langs)
-        rows.append([_label(r.method), str(r.seed), *[f"{points[-1][f'alpha/{lang}']:.3f}" for lang in langs],
+        rows.append([method_label(r.method), str(r.seed), *[f"{points[-1][f'alpha/{lang}']:.3f}" for lang in langs],
                      f"{far:.3f}", f"{at_floor} of {len(points) * len(langs)}", f"{points[-1]['cats/lambda_c']:.3f}"])
     return rows
 
@@ -163,7 +153,7 @@ def seed_rows(records: Sequence[Any]) -> list[list[str]]:
         c, b = group_means(r.scores, "chrf"), group_means(r.scores, "bleu")
         nll = [v for v in r.valid_nll.values()]
         rows.append([
-            _label(r.method), str(r.seed),
+            method_label(r.method), str(r.seed),
             *[f"{m.get(g, float('nan')):.2f}" for m in (c, b) for g in ("low", "high", "all")],
             f"{sum(nll) / len(nll):.3f}" if nll else "",
         ])
@@ -176,7 +166,7 @@ def _runs_rows(records: Sequence[Any]) -> list[list[str]]:
     for r in records:
         s = r.summary
         rows.append([
-            _label(r.method), str(r.seed), str(s.get("steps", "")), str(s.get("stopped", "")),
+            method_label(r.method), str(r.seed), str(s.get("steps", "")), str(s.get("stopped", "")),
             f"{int(s['target_tokens']):,}" if s.get("target_tokens") else "",
             f"{float(s['train_seconds']) / 60:.1f}" if s.get("train_seconds") else "",
             str(s.get("best_step", "")),
@@ -255,7 +245,7 @@ def write_report(records: Sequence[Any], out: Path, meta: Mapping[str, Any]) -> 
     split = str(meta.get("split", "test"))
     tables = build_tables(records, split)
     verdict_lines, alpha = _verdict(records), alpha_rows(records)  # each read once, shown twice
-    figs = figures.write_figures(records, out / "figures", _label)
+    figs = figures.write_figures(records, out / "figures", method_label)
     md = [
         "# catsmt comparison",
         "",

@@ -12,8 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from catsmt.report.methods import TEMPERATURE_PRESETS, is_proposed
+
 #: Methods that are static temperatures (the front CATS is measured against).
-TEMPERATURES = ("t1", "t5", "tinf")
+TEMPERATURES = tuple(TEMPERATURE_PRESETS)
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,6 @@ def verdict(records: Sequence[Any], metric: str = "chrf", label: Any = str) -> l
             + (f" -- the trade-off shows{spread}." if opposite else f" -- no trade-off: both move the same way{spread}.")
         )
     temps = {m: stats[m] for m in TEMPERATURES if m in stats}
-    from catsmt.report.compare import is_proposed
 
     cats_variants = [m for m in stats if is_proposed(m)] if temps else []
     for method in cats_variants:

@@ -54,6 +54,16 @@ def get_method(name: str) -> type[Weighting]:
         ) from None
 
 
+def label_of(name: str) -> str:
+    """The name of registered method ``name`` in tables and figures: its class's ``label``,
+    or ``name`` itself when the class has none.
+
+    Raises:
+        KeyError: an unregistered name, with the list of valid ones.
+    """
+    return get_method(name).label or name
+
+
 def register(name: str, cls: type[Weighting]) -> None:
     """Add a method from outside catsmt (a plugin). Registering a name twice is an error."""
     if name in WEIGHTINGS:
@@ -67,6 +77,7 @@ __all__ = [
     "TaskGradients",
     "Weighting",
     "get_method",
+    "label_of",
     "register",
     "temperature_probs",
     "token_weights",

@@ -93,6 +93,9 @@ class Weighting:
     """
 
     Params: ClassVar[type] = object
+    #: The method's name in tables, figures and benchmarks (``CATS``, ``FAMO``); empty: its
+    #: registry name (see :func:`catsmt.weighting.label_of`).
+    label: ClassVar[str] = ""
     #: The loop passes ``TaskGradients.dev_grad`` (a closure over a dev batch) only to methods
     #: that set this; building it costs a dev batch per language.
     needs_dev_grad: ClassVar[bool] = False

@@ -185,6 +185,7 @@ class CATS(Weighting):
     """
 
     Params = CATSParams
+    label = "CATS"
 
     def __init__(
         self, params: CATSParams, langs: Sequence[str], sizes: Mapping[str, int], *, budget: RunBudget | None = None

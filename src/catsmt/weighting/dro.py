@@ -165,6 +165,7 @@ class DRO(Weighting):
     """
 
     Params = DROParams
+    label = "DRO"
     observes_losses = True
 
     def __init__(

@@ -75,6 +75,7 @@ class FAMO(Weighting):
     """
 
     Params = FAMOParams
+    label = "FAMO"
     observes_losses = True
 
     def __init__(

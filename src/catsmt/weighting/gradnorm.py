@@ -107,6 +107,7 @@ class GradNorm(Weighting):
     """
 
     Params = GradNormParams
+    label = "GradNorm"
 
     def __init__(
         self, params: GradNormParams, langs: Sequence[str], sizes: Mapping[str, int], *, budget: RunBudget | None = None

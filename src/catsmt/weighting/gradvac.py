@@ -103,6 +103,7 @@ class GradVac(Weighting):
     """
 
     Params = GradVacParams
+    label = "GradVac"
 
     def __init__(
         self, params: GradVacParams, langs: Sequence[str], sizes: Mapping[str, int], *, budget: RunBudget | None = None

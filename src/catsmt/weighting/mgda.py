@@ -140,6 +140,7 @@ class MGDA(Weighting):
     """
 
     Params = MGDAParams
+    label = "MGDA"
 
     def __init__(
         self, params: MGDAParams, langs: Sequence[str], sizes: Mapping[str, int], *, budget: RunBudget | None = None

@@ -69,6 +69,7 @@ class MultiDDS(Weighting):
     """
 
     Params = MultiDDSParams
+    label = "MultiDDS"
     needs_dev_grad = True
 
     def __init__(

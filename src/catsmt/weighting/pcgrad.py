@@ -80,6 +80,7 @@ class PCGrad(Weighting):
     """
 
     Params = PCGradParams
+    label = "PCGrad"
 
     def __init__(
         self, params: PCGradParams, langs: Sequence[str], sizes: Mapping[str, int], *, budget: RunBudget | None = None

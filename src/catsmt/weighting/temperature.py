@@ -22,3 +22,4 @@ class Temperature(Weighting):
     """
 
     Params = TemperatureParams
+    label = "Temperature"

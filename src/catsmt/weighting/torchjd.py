@@ -132,6 +132,7 @@ class TorchJD(Weighting):
     """
 
     Params = TorchJDParams
+    label = "torchjd"
 
     def __init__(
         self, params: TorchJDParams, langs: Sequence[str], sizes: Mapping[str, int], *, budget: RunBudget | None = None

@@ -87,6 +87,7 @@ class UniMax(Weighting):
     """
 
     Params = UniMaxParams
+    label = "UniMax"
 
     def __init__(
         self, params: UniMaxParams, langs: Sequence[str], sizes: Mapping[str, int], *, budget: RunBudget | None = None

@@ -1,0 +1,79 @@
+"""The weights figure plots whatever a method logs per language, from the method's own log."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from matplotlib.image import imread
+
+from catsmt.report.compare import RunRecord
+from catsmt.report.figures import SAMPLING, weight_series, weights_figure
+from catsmt.weighting import RunBudget, Weighting, get_method
+
+LANGS = ["aa", "bb", "cc"]
+SIZES = {"aa": 100, "bb": 1000, "cc": 5000}
+GROUPS = {"aa": "low", "bb": "high", "cc": "high"}
+PANEL_PX = 3.2 * 90  # weights_figure: 3.2 inches a panel, saved at 90 dpi
+
+
+def _run(tmp_path: Path, name: str, steps: int = 12, **params: object) -> RunRecord:
+    """A run folder whose train events hold what the method itself logs while it observes
+    per-language losses falling at different rates (as the training loop logs them)."""
+    cls = get_method(name)
+    method: Weighting = cls(cls.Params(**params), LANGS, SIZES, budget=RunBudget(updates=steps, examples=20_000))
+    n_tokens = torch.tensor([200.0, 300.0, 400.0])
+    events = []
+    for step in range(steps):
+        method.loss_weights(step, LANGS, n_tokens)
+        losses = torch.tensor([5.0 * math.exp(-r * step) for r in (0.01, 0.05, 0.2)])
+        if method.observes_losses:
+            method.observe_losses(step, LANGS, losses, n_tokens)
+        events.append({"event": "train", "step": step + 1, "split": "train", "lang": "all",
+                       "weights": method.log_values(), "sampling": method.sampling_probs()})
+    run_dir = tmp_path / name
+    run_dir.mkdir()
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    scores = {"langs": {lang: {"group": GROUPS[lang]} for lang in LANGS}}
+    return RunRecord(name, 1, run_dir, scores, {}, {})
+
+
+def _panels(path: Path) -> float:
+    return imread(path).shape[0] / PANEL_PX
+
+
+def test_famo_weights_are_plotted(tmp_path: Path) -> None:
+    record = _run(tmp_path, "famo")
+    series = weight_series(record)
+    assert set(series["famo_z"]) == set(LANGS)
+    z_end = {lang: pts[-1][1] for lang, pts in series["famo_z"].items()}
+    assert z_end["aa"] > z_end["cc"]  # the slowest-falling loss gains weight
+    path = weights_figure(record, tmp_path / "weights_famo.png", str)
+    assert path is not None and path.exists()
+    assert _panels(path) == pytest.approx(1)  # famo_z; FAMO's sampling is static (T = inf)
+
+
+def test_dro_plots_its_mixture_once_when_it_is_the_sampling_distribution(tmp_path: Path) -> None:
+    record = _run(tmp_path, "dro", update_every=3)
+    series = weight_series(record)
+    assert set(series) >= {"dro_q", SAMPLING}
+    assert "dro" not in series  # dro/chi_square and dro/robust_loss are not per language
+    path = weights_figure(record, tmp_path / "weights_dro.png", str)
+    assert path is not None and _panels(path) == pytest.approx(1)  # q resamples: one panel, not two
+
+
+def test_dro_reweighting_plots_its_mixture_beside_a_static_sampling(tmp_path: Path) -> None:
+    record = _run(tmp_path, "dro", update_every=3, mode="reweight")
+    path = weights_figure(record, tmp_path / "weights_dro.png", str)
+    assert path is not None and _panels(path) == pytest.approx(1)
+
+
+@pytest.mark.parametrize("name", ["temperature", "unimax"])
+def test_static_weights_make_no_figure(tmp_path: Path, name: str) -> None:
+    record = _run(tmp_path, name)
+    if name == "unimax":
+        assert set(weight_series(record)["unimax_epochs"]) == set(LANGS)  # logged, but constant
+    assert weights_figure(record, tmp_path / f"weights_{name}.png", str) is None
