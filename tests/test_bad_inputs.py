@@ -521,10 +521,10 @@ def test_disk_full_while_saving_keeps_the_previous_checkpoint(capsys, run, monke
     ckpts = run / "checkpoints"
     before = {p.name: p.read_bytes() for p in ckpts.iterdir()}
 
-    def disk_full(fd: int) -> None:
+    def disk_full(*args: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(checkpoint_mod.os, "fsync", disk_full)
+    monkeypatch.setattr(checkpoint_mod, "write_temporary", disk_full)  # the checkpoint's own write
     line = cli_error(capsys, "train", "--resume", run, "train.max_steps=4")
     monkeypatch.undo()
     assert line == (

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from catsmt.run.checkpoint import load_checkpoint
-from catsmt.run.metrics import read_metrics
 from catsmt.run.folder import RunDirError
+from catsmt.run.metrics import read_metrics
 from catsmt.training.trainer import train
 
 from .conftest import tiny_config

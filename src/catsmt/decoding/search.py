@@ -18,9 +18,12 @@ Done sentences leave the batch, so the decoder runs on the live ones only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
+from catsmt.decoding.config import DecodeConfig
 from catsmt.model.transformer import Transformer
 
 
@@ -207,3 +210,24 @@ def _beam(
         step += 1
 
     return [max(hyps, key=lambda h: h[0])[1] if hyps else [] for hyps in finished]
+
+
+#: A search: ``(model, src, bos, eos_id, pad_id, max_len, cfg) -> token ids per sentence``.
+Search = Callable[[Transformer, Tensor, Tensor, int, int, Tensor, DecodeConfig], list[list[int]]]
+
+#: Every decoding strategy by name; :func:`search_for` picks one from a decode config. A new
+#: strategy is a function here, an entry in this dict, and (for its options) a DecodeConfig field.
+SEARCHES: dict[str, Search] = {
+    "greedy": lambda model, src, bos, eos_id, pad_id, max_len, cfg: greedy_search(
+        model, src, bos, eos_id, pad_id, max_len
+    ),
+    "beam": lambda model, src, bos, eos_id, pad_id, max_len, cfg: beam_search(
+        model, src, bos, eos_id, pad_id, cfg.beam, cfg.lenpen, max_len
+    ),
+}
+
+
+def search_for(cfg: DecodeConfig) -> Search:
+    """The search a decode config asks for: greedy at beam size 1 (the same result as a beam
+    of one, faster), else beam search."""
+    return SEARCHES["greedy" if cfg.beam == 1 else "beam"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from catsmt.decoding.config import DecodeConfig
-from catsmt.decoding.search import beam_search, greedy_search
+from catsmt.decoding.search import search_for
 from catsmt.model.transformer import Transformer
 
 
@@ -89,6 +89,7 @@ def translate_ids(
             )
     lengths = [len(s) for s in sources]
     results: list[list[int]] = [[] for _ in sources]
+    search = search_for(cfg)
     for batch in make_batches(lengths, cfg.batch_tokens):
         width = max(lengths[i] for i in batch)
         src = torch.full((len(batch), width), pad_id, dtype=torch.long)  # (B, S)
@@ -102,10 +103,7 @@ def translate_ids(
             dtype=torch.long,
             device=device,
         )  # (B,)
-        if cfg.beam == 1:
-            hyps = greedy_search(model, src, bos, eos_id, pad_id, max_len)
-        else:
-            hyps = beam_search(model, src, bos, eos_id, pad_id, cfg.beam, cfg.lenpen, max_len)
+        hyps = search(model, src, bos, eos_id, pad_id, max_len, cfg)
         for i, hyp in zip(batch, hyps, strict=True):
             results[i] = hyp
     return results

@@ -137,6 +137,8 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
                 f"checkpoint {path} is corrupted or truncated: sha256 {actual[:12]}... "
                 f"does not match the recorded {expected[:12]}..."
             )
+    elif path.name in (LAST, BEST):
+        _verify_copied_pointer(path, data)
     try:
         state = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
@@ -152,6 +154,21 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if not isinstance(state, dict) or "format_version" not in state:
         raise CheckpointError(f"{path} is not a catsmt checkpoint")
     return state
+
+
+def _verify_copied_pointer(path: Path, data: bytes) -> None:
+    """A ``last.pt`` or ``best.pt`` that is a file without a checksum of its own: a run folder
+    copied with links followed (``shutil.copytree``, ``scp -r``). Its bytes are those of a
+    step file beside it, whose checksum came along; none matching means it is damaged."""
+    sums = [p for p in path.parent.glob("step-*.pt.sha256") if p.is_file()]
+    if not sums:
+        return  # a lone copy: nothing to verify against
+    actual = _sha256(data)
+    if not any(p.read_text().strip() == actual for p in sums):
+        raise CheckpointError(
+            f"checkpoint {path} is corrupted or truncated: sha256 {actual[:12]}... matches none of "
+            f"the {len(sums)} step checkpoints' checksums beside it"
+        )
 
 
 def step_checkpoints(directory: str | Path) -> list[tuple[int, Path]]:

@@ -86,7 +86,7 @@ class RunFolder:
         if resume:
             if not run.is_dir():
                 raise RunDirError(f"cannot resume: run folder {run} does not exist")
-        elif run.exists() and (not run.is_dir() or any(run.iterdir())):
+        elif run.exists() and (not run.is_dir() or any(p.name != self.lock_file.name for p in run.iterdir())):
             has_ckpt = (self.checkpoints / "last.pt").exists() or (self.checkpoints / "last.pt").is_symlink()
             hint = " (it has checkpoints; add --resume to continue it)" if has_ckpt else ""
             raise RunDirError(f"run folder {run} already exists and is not empty{hint}; choose another train.run_dir")
@@ -169,10 +169,17 @@ def describe(changes: Sequence[tuple[str, Any, Any]], limit: int = 6) -> str:
     return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
 
 
+def resume_changes(saved: Mapping[str, Any], wanted: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+    """What ``wanted`` changes in a checkpoint's config ``saved``. A key ``saved`` lacks is a
+    field added by a newer catsmt: its default reproduces the old behaviour, so not a change."""
+    known = flatten(saved)
+    return [c for c in config_changes(saved, wanted) if c[0] in known and c[0] != "train.run_dir"]
+
+
 def fixed_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
     """The changes a resumed run cannot make (:data:`FIXED_ON_RESUME`)."""
     return [
-        c for c in config_changes(old, new)
+        c for c in resume_changes(old, new)
         if c[0].startswith(FIXED_ON_RESUME) and c[0] not in FREE_ON_RESUME
     ]
 
@@ -191,7 +198,7 @@ def check_resume_changes(saved: Mapping[str, Any], wanted: Mapping[str, Any], so
             "weighting method were built with the old values; start a new run (another "
             "train.run_dir) to change them"
         )
-    allowed = [c for c in config_changes(saved, wanted) if c[0] != "train.run_dir"]
+    allowed = resume_changes(saved, wanted)
     if allowed:
         log.info("resuming with changes to the checkpoint's config: %s", describe(allowed, limit=20))
 
@@ -241,10 +248,17 @@ def resume_config(run: str | Path, overrides: Sequence[str] = ()) -> Config:
         log.warning("%s is unreadable (%s); resuming with the config stored in %s", folder.config, reason, source)
     else:
         changes = [c for c in config_changes(saved, on_disk) if c[0] != "train.run_dir"]
-        if changes:
+        lacks = [k for k, _, new in changes if new is None]
+        edits = [c for c in changes if c[2] is not None]
+        parts = []
+        if lacks:
+            parts.append(f"it lacks {len(lacks)} key(s) ({', '.join(lacks[:4])}{', ...' if len(lacks) > 4 else ''}; cut short?)")
+        if edits:
+            parts.append(f"it changes {describe(edits)}")
+        if parts:
             log.warning(
-                "%s differs from the config stored in %s (%s); resuming with the checkpoint's and "
-                "rewriting config.yaml from it (pass a change as key=value after --resume RUN)",
-                folder.config, source.name, describe(changes),
+                "%s differs from the config stored in %s: %s; resuming with the checkpoint's config and "
+                "rewriting config.yaml from it (to change a value, pass key=value after --resume RUN)",
+                folder.config, source.name, "; ".join(parts),
             )
     return from_dict(Config, merge(saved, parse_overrides(overrides)))

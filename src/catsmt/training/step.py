@@ -113,60 +113,97 @@ def _run_parts(
         yield part, loss_sum.detach(), nll_sum.detach(), n.detach()
 
 
+@dataclass
+class _Update:
+    """The languages of one update -- those with tokens on any rank, in the run's order -- and
+    their target tokens summed over ranks: what both paths weight and divide by."""
+
+    langs: list[str]
+    tokens: Tensor  # (K,) float64 on the CPU
+
+
+@dataclass
+class _Sums:
+    """What a path returns: this rank's loss and NLL sums per language, the weights it used."""
+
+    loss: dict[str, float]
+    nll: dict[str, float]
+    weights: list[float]
+    finite: bool
+
+
+def _update_languages(ctx: StepContext, n_tokens: dict[str, int]) -> _Update:
+    counts = torch.zeros(len(ctx.langs), dtype=torch.float64)
+    for lang, n in n_tokens.items():
+        counts[ctx.langs.index(lang)] = n
+    distributed.all_reduce_sum(counts)
+    present = [i for i, n in enumerate(counts.tolist()) if n > 0]
+    return _Update([ctx.langs[i] for i in present], counts[present])
+
+
+def _host_sums(langs: Sequence[str], done: list[tuple[str, Tensor, Tensor]]) -> tuple[dict[str, float], dict[str, float]]:
+    """Per-language sums of the parts' (loss, nll), in one device-to-host transfer for the
+    whole update (not one per part: a device sync each on a GPU)."""
+    loss = dict.fromkeys(langs, 0.0)
+    nll = dict.fromkeys(langs, 0.0)
+    if done:
+        values = torch.stack([torch.stack([ls, ns]) for _, ls, ns in done]).float().tolist()
+        for (lang, _, _), (ls_v, ns_v) in zip(done, values, strict=True):
+            loss[lang] += ls_v
+            nll[lang] += ns_v
+    return loss, nll
+
+
 def train_step(ctx: StepContext, method: Weighting, step: int, parts: Sequence[LangBatch]) -> StepStats:
     """Run one optimizer update on ``parts`` (one or more sub-batches per language)."""
     groups = _group_by_lang(parts)
-    langs = list(groups)
     n_tokens = {lang: sum(p.n_tokens for p in ps) for lang, ps in groups.items()}
-    loss_sum = dict.fromkeys(langs, 0.0)
-    nll_sum = dict.fromkeys(langs, 0.0)
+    update = _update_languages(ctx, n_tokens)
     use_task_grads = method.needs_task_grads(step)
     ctx.optimizer.zero_grad(set_to_none=True)
-    weights: list[float] = []
-
-    if not use_task_grads:
-        # Weights of the languages of the whole update (every rank's batches): under DDP the
-        # token counts are summed over ranks first, so every rank gets the same w and the
-        # same per-token means; `world` undoes DDP's averaging of the summed gradients.
-        tokens = torch.zeros(len(ctx.langs), dtype=torch.float64)
-        for lang in langs:
-            tokens[ctx.langs.index(lang)] = n_tokens[lang]
-        distributed.all_reduce_sum(tokens)
-        present = [lang for lang, n in zip(ctx.langs, tokens.tolist(), strict=True) if n > 0]
-        w = method.loss_weights(step, present, tokens[tokens > 0].float())
-        weights = [float(x) for x in w]
-        scale = {lang: w_n / float(tokens[ctx.langs.index(lang)]) for lang, w_n in zip(present, weights, strict=True)}
-        world = distributed.world_size()
-        jobs = [(p, world * scale.get(lang, 0.0)) for lang in langs for p in groups[lang]]
-        done = [(part.lang, ls, ns) for part, ls, ns, _ in _run_parts(ctx, jobs, sync_last=True)]
-        if done:  # one device-to-host transfer for the whole update, not one per part
-            values = torch.stack([torch.stack([ls, ns]) for _, ls, ns in done]).float().tolist()
-            for (lang, _, _), (ls_v, ns_v) in zip(done, values, strict=True):
-                loss_sum[lang] += ls_v
-                nll_sum[lang] += ns_v
-        finite = True
-    else:
-        finite = _task_gradient_update(ctx, method, step, groups, n_tokens, loss_sum, nll_sum)
+    path = _task_gradient_update if use_task_grads else _weighted_loss_update
+    sums = path(ctx, method, step, groups, n_tokens, update)
 
     ctx.scaler.unscale_(ctx.optimizer)
     max_norm = ctx.clip_norm if ctx.clip_norm > 0 else math.inf
     grad_norm = float(torch.nn.utils.clip_grad_norm_(ctx.params, max_norm))
-    finite = finite and math.isfinite(grad_norm) and all(math.isfinite(v) for v in loss_sum.values())
+    finite = sums.finite and math.isfinite(grad_norm) and all(math.isfinite(v) for v in sums.loss.values())
     if finite or ctx.scaler.is_enabled():
         ctx.scaler.step(ctx.optimizer)  # the fp16 scaler skips the step itself on inf/nan
     ctx.scaler.update()
     if method.observes_losses and finite:
-        _observe_losses(ctx, method, step, loss_sum, n_tokens)
+        _observe_losses(ctx, method, step, sums.loss, n_tokens)
+    langs = list(groups)
     return StepStats(
         langs=langs,
-        loss={k: loss_sum[k] / max(n_tokens[k], 1) for k in langs},
-        nll={k: nll_sum[k] / max(n_tokens[k], 1) for k in langs},
+        loss={k: sums.loss[k] / max(n_tokens[k], 1) for k in langs},
+        nll={k: sums.nll[k] / max(n_tokens[k], 1) for k in langs},
         n_tokens=n_tokens,
         grad_norm=grad_norm,
         finite=finite,
         used_task_grads=use_task_grads,
-        weights=weights,
+        weights=sums.weights,
     )
+
+
+def _weighted_loss_update(
+    ctx: StepContext, method: Weighting, step: int, groups: dict[str, list[LangBatch]],
+    n_tokens: dict[str, int], update: _Update,
+) -> _Sums:
+    """The method's weights ``w`` for the update's languages -> one backward of ``Σ w_n L_n``.
+
+    The weights come from the token counts of every rank's batches, so every rank gets the
+    same ``w`` and the same per-token means; ``world`` undoes DDP's averaging of the summed
+    gradients. Under DDP only the rank's last backward all-reduces.
+    """
+    w = method.loss_weights(step, update.langs, update.tokens.float())
+    weights = [float(x) for x in w]
+    scale = {lang: w_n / n for lang, w_n, n in zip(update.langs, weights, update.tokens.tolist(), strict=True)}
+    world = distributed.world_size()
+    jobs = [(p, world * scale.get(lang, 0.0)) for lang in groups for p in groups[lang]]
+    done = [(part.lang, ls, ns) for part, ls, ns, _ in _run_parts(ctx, jobs, sync_last=True)]
+    loss, nll = _host_sums(list(groups), done)
+    return _Sums(loss, nll, weights, finite=True)
 
 
 def _observe_losses(
@@ -183,15 +220,10 @@ def _observe_losses(
 
 
 def _task_gradient_update(
-    ctx: StepContext,
-    method: Weighting,
-    step: int,
-    groups: dict[str, list[LangBatch]],
-    n_tokens: dict[str, int],
-    loss_sum: dict[str, float],
-    nll_sum: dict[str, float],
-) -> bool:
-    """Per-language gradients -> ``method.combine`` -> ``.grad``. Returns False if non-finite.
+    ctx: StepContext, method: Weighting, step: int, groups: dict[str, list[LangBatch]],
+    n_tokens: dict[str, int], update: _Update,
+) -> _Sums:
+    """Per-language gradients -> ``method.combine`` -> ``.grad``.
 
     The ``(K, P)`` matrix is the largest thing a step allocates, so it is allocated once, for
     the update's K languages only, and changed in place: no ``(N, P)`` zeros for all the
@@ -202,17 +234,13 @@ def _task_gradient_update(
     scale = ctx.scaler.get_scale() if ctx.scaler.is_enabled() else 1.0
     n_params = sum(p.numel() for p in ctx.params)
     device = ctx.params[0].device
-    # The update's languages: those with tokens on any rank, in the run's order. Under DDP
-    # each rank fills the rows of its own languages and a token-weighted sum over ranks gives
-    # the same (K, P) matrix on every rank.
-    counts = torch.tensor([n_tokens.get(lang, 0) for lang in ctx.langs], dtype=torch.float64, device=device)
-    distributed.all_reduce_sum(counts)
-    present = [i for i, n in enumerate(counts.tolist()) if n > 0]
-    row = {ctx.langs[i]: k for k, i in enumerate(present)}
-    tokens = counts[present]  # (K,)
+    # Under DDP each rank fills the rows of its own languages and a token-weighted sum over
+    # ranks gives the same (K, P) matrix on every rank.
+    row = {lang: k for k, lang in enumerate(update.langs)}
+    tokens = update.tokens.to(device)  # (K,)
     # Rows of languages on other ranks only must be zero for the sum; all others are written.
-    alloc = torch.empty if len(groups) == len(present) else torch.zeros
-    rows = alloc(len(present), n_params, dtype=torch.float32, device=device)  # (K, P)
+    alloc = torch.empty if len(groups) == len(update.langs) else torch.zeros
+    rows = alloc(len(update.langs), n_params, dtype=torch.float32, device=device)  # (K, P)
     part_sums: list[tuple[str, Tensor, Tensor]] = []
     for lang, ps in groups.items():
         ctx.optimizer.zero_grad(set_to_none=True)
@@ -222,16 +250,13 @@ def _task_gradient_update(
         k = row[lang]
         flat_grad(ctx.params, out=rows[k])
         rows[k] *= n_tokens[lang] / scale
-    values = torch.stack([torch.stack([ls, ns]) for _, ls, ns in part_sums]).tolist() if part_sums else []
-    for (lang, _, _), (ls, ns) in zip(part_sums, values, strict=True):
-        loss_sum[lang] += ls
-        nll_sum[lang] += ns
-    sums = torch.tensor([loss_sum.get(ctx.langs[i], 0.0) for i in present], dtype=torch.float64, device=device)
+    loss, nll = _host_sums(list(groups), part_sums)
+    sums = torch.tensor([loss.get(lang, 0.0) for lang in update.langs], dtype=torch.float64, device=device)
     distributed.all_reduce_sum(rows)
     distributed.all_reduce_sum(sums)
     rows /= tokens.unsqueeze(1).float()  # (K, P) per-token mean grads
     tasks = TaskGradients(
-        langs=[ctx.langs[i] for i in present],
+        langs=list(update.langs),
         losses=(sums / tokens).float().cpu(),
         n_tokens=tokens.float().cpu(),
         grads=rows,
@@ -242,4 +267,4 @@ def _task_gradient_update(
     finite = math.isfinite(float(low)) and math.isfinite(float(high))
     combined = method.combine(step, tasks) if finite else rows.sum(0)
     write_flat_grad(ctx.params, combined * scale)
-    return finite
+    return _Sums(loss, nll, [], finite)

@@ -353,10 +353,14 @@ class Recipe:
         window: list[StepStats] = []
         t_window, stopped = time.perf_counter(), "max_steps"
         batches = _batches(self.sampler, t.accum_steps)
+        pushed: dict[str, float] | None = None
         with _StopFlag() as stop:
             while state.step < t.max_steps:
                 t0 = time.perf_counter()
-                self.sampler.set_probs(method.sampling_probs())
+                probs = method.sampling_probs()  # the method owns it; the sampler is told changes
+                if probs != pushed:
+                    self.sampler.set_probs(probs)
+                    pushed = probs
                 parts = [p.to(self.device, non_blocking=True) for p in next(batches)]
                 lr = inverse_sqrt_lr(state.step, t.lr, t.warmup_steps, t.warmup_init_lr)
                 for group in self.optimizer.param_groups:
