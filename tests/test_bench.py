@@ -2,31 +2,50 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from catsmt.bench import (
     AMORTISED_M,
     EOS_ID,
     FIRST_TAG,
     PAD_ID,
-    TRAIN_CASES,
     BenchConfig,
     EndsAtSourceLength,
     Row,
-    _amortised_rows,
     fixed_batches,
     synthetic_tasks,
 )
+from catsmt.bench.cases import Methods, steps_of, train_case, train_cases
+from catsmt.bench.data import SyntheticData
+from catsmt.bench.result import amortised_rows
 from catsmt.cli import main
+from catsmt.data.batch import Batch
+from catsmt.data.config import DataConfig
+from catsmt.model import ModelConfig, build_model
+from catsmt.training.config import TrainConfig
+from catsmt.weighting import WEIGHTINGS, RunBudget
 
-EXPECTED_ROWS = [
-    "data", "plain", "cats", "cats_meta", *(f"cats_m{m}" for m in AMORTISED_M),
-    "pcgrad", "gradvac", "mgda", "gradnorm", "multidds", "hvp", "greedy", "beam3",
+try:
+    import torchjd  # noqa: F401
+
+    HAS_TORCHJD = True
+except ImportError:
+    HAS_TORCHJD = False
+
+#: One row per registered method (plain for temperature; CATS between and on its meta
+#: updates, amortised), in the registry's order, torchjd where it is installed.
+METHOD_ROWS = [
+    "cats", "cats_meta", *(f"cats_m{m}" for m in AMORTISED_M),
+    "dro", "famo", "gradnorm", "gradvac", "mgda", "multidds", "pcgrad", *(["torchjd"] if HAS_TORCHJD else []), "unimax",
 ]
+EXPECTED_ROWS = ["data", "plain", *METHOD_ROWS, "hvp", "greedy", "beam3"]
 
 
 def test_cli_smoke_run_produces_every_row(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -38,10 +57,16 @@ def test_cli_smoke_run_produces_every_row(tmp_path: Path, capsys: pytest.Capture
     ])
     assert code == 0
     table = capsys.readouterr().out
-    assert "CATS meta-update step" in table and "targets:" in table
+    for label in ("CATS update step", "FAMO step", "DRO step", "UniMax step", "MultiDDS update step (+ dev gradient)"):
+        assert label in table
+    assert "targets:" in table
     result = json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
     rows = {r["name"]: r for r in result["rows"]}
     assert list(rows) == EXPECTED_ROWS
+    assert list(result["skipped"]) == ([] if HAS_TORCHJD else ["torchjd"])  # the reason names the extra
+    assert result["budget"]["updates"] > 0 and result["budget"]["examples"] > 0  # UniMax allocated a real budget
+    for name in ("dro", "famo", "unimax", *(["torchjd"] if HAS_TORCHJD else [])):
+        assert rows[name]["extra"]["method"] == name and rows[name]["extra"]["params"], name
     for name, r in rows.items():
         assert r["seconds"] > 0, name
         if r["group"] != "decode":
@@ -98,17 +123,12 @@ def test_amortised_cats_combines_meta_and_plain_cats_steps() -> None:
         Row("cats", "", "train", seconds=1.0, ratio=1.0),
         Row("cats_meta", "", "train", seconds=2.0, ratio=2.0),
     ]
-    m10 = _amortised_rows(rows)[0]
+    m10 = amortised_rows(rows, "cats", "CATS")[0]
     assert m10.name == "cats_m10"
     assert m10.seconds == pytest.approx(1.1) and m10.ratio == pytest.approx(1.1)
     assert m10.throughput_ratio == pytest.approx(1 / 1.1)
     assert m10.tokens_per_s == pytest.approx(1000 / 1.1)
-
-
-def test_every_training_case_names_a_registered_method() -> None:
-    from catsmt.weighting import WEIGHTINGS
-
-    assert {method for method, *_ in TRAIN_CASES.values()} <= set(WEIGHTINGS)
+    assert amortised_rows(rows[:2], "cats", "CATS") == []  # no meta-update row: nothing to amortise
 
 
 @pytest.mark.parametrize(
@@ -120,3 +140,116 @@ def test_bad_config_names_the_field(field: str, value: object, message: str) -> 
     cfg = BenchConfig(langs_per_batch=2, **{field: value})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=message):
         cfg.validate()
+
+
+# -- the training cases: derived from the registry, built and stepped as the trainer does --
+
+SMALL = BenchConfig(vocab=300, max_tokens=256, langs_per_batch=2, threads=1, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def small() -> tuple[Methods, list[Batch]]:
+    data = SyntheticData.build(SMALL, max_len=64)
+    torch.manual_seed(0)
+    model = build_model(ModelConfig.from_mapping({"preset": "tiny", "layers": 1, "dim": 32, "ffn_dim": 64}), SMALL.vocab, PAD_ID)
+    return Methods(SMALL, data, model, torch.device("cpu")), fixed_batches(data.splits["train"], SMALL, 2)
+
+
+def test_every_registered_method_has_a_training_row(small: tuple[Methods, list[Batch]]) -> None:
+    methods, _ = small
+    available = [name for name in WEIGHTINGS if name != "torchjd" or HAS_TORCHJD]
+    cases = {name: train_cases(name, methods.build(name)) for name in available}
+    assert {c.name for cs in cases.values() for c in cs} == {*METHOD_ROWS, "plain"} - {f"cats_m{m}" for m in AMORTISED_M}
+    assert [(c.name, c.task_grads) for c in cases["cats"]] == [("cats", False), ("cats_meta", True)]
+    for name in ("dro", "famo", "unimax", "temperature"):
+        assert [c.task_grads for c in cases[name]] == [False], name  # one weighted loss, one backward
+    for name in ("pcgrad", "gradvac", "mgda", "gradnorm", "multidds", *(["torchjd"] if HAS_TORCHJD else [])):
+        assert [c.task_grads for c in cases[name]] == [True], name
+    assert SMALL.method_names() == ["temperature", *(n for n in WEIGHTINGS if n != "temperature")]
+
+
+def test_a_method_registered_later_is_timed_too() -> None:
+    from catsmt.weighting import Weighting, register
+    from catsmt.weighting.temperature import TemperatureParams
+
+    class Plugged(Weighting):
+        Params = TemperatureParams
+        label = "Plugged"
+
+    register("plugged", Plugged)
+    try:
+        assert "plugged" in BenchConfig().method_names()
+        [case] = train_cases("plugged", Plugged(TemperatureParams(), ["l0"], {"l0": 1}))
+        assert (case.name, case.label, case.task_grads) == ("plugged", "Plugged step", False)
+    finally:
+        del WEIGHTINGS["plugged"]
+
+
+def test_steps_follow_each_method_schedule(small: tuple[Methods, list[Batch]]) -> None:
+    methods, _ = small
+    cats, multidds = methods.build("cats"), methods.build("multidds")
+    assert list(itertools.islice(steps_of(cats, True), 3)) == [0, 10, 20]
+    assert list(itertools.islice(steps_of(cats, False), 10)) == [*range(1, 10), 11]
+    assert list(itertools.islice(steps_of(multidds, True), 3)) == [0, 100, 200]
+
+
+def test_methods_get_the_runs_budget_and_a_dev_gradient_only_when_they_need_one(small: tuple[Methods, list[Batch]]) -> None:
+    methods, _ = small
+    unimax = methods.build("unimax")
+    assert unimax.budget == RunBudget(
+        updates=TrainConfig().max_steps,
+        examples=int(TrainConfig().max_steps * SMALL.max_tokens / methods.data.mean_pair_cost("train")),
+    )
+    assert sum(unimax.allocation) == unimax.budget.examples  # type: ignore[attr-defined]
+    for name in WEIGHTINGS:
+        if name == "torchjd" and not HAS_TORCHJD:
+            continue
+        method = methods.build(name)
+        assert (methods.context(method).dev_grad is not None) == method.needs_dev_grad, name
+    grad = methods.context(methods.build("multidds")).dev_grad
+    assert grad is not None and methods.model.training
+    g = grad()
+    assert g.shape == (sum(p.numel() for p in methods.ctx.params),) and bool(g.isfinite().all())
+    assert methods.model.training  # eval mode only while the dev gradient is computed
+
+
+def test_methods_that_observe_losses_are_told_them_by_the_step(small: tuple[Methods, list[Batch]]) -> None:
+    methods, batches = small
+    non_finite: dict[str, int] = {}
+    famo, dro = methods.build("famo"), methods.build("dro")
+    for name, method in (("famo", famo), ("dro", dro)):
+        [case] = train_cases(name, method)
+        run = train_case(methods.context(method), method, case, batches, non_finite)
+        for _ in range(3):
+            run()
+    assert non_finite == {}
+    assert famo.logit_steps == 2 and not bool(famo.last_loss.isnan().any())  # type: ignore[attr-defined]
+    assert not bool(dro.loss_ema.isnan().any())  # type: ignore[attr-defined]
+
+
+def test_methods_option_times_those_methods_and_plain(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    code = main([
+        "bench", "--preset", "tiny", "--vocab", "300", "--max-tokens", "256", "--langs-per-batch", "2",
+        "--repeats", "1", "--warmup", "0", "--threads", "1", "--decode-sentences", "0",
+        "--methods", "famo,dro", "--out", str(out),
+    ])
+    assert code == 0
+    result = json.loads(out.read_text())
+    assert [r["name"] for r in result["rows"]] == ["data", "plain", "dro", "famo", "hvp"]
+    assert result["targets"] == []  # no CATS row, no CATS target
+    assert "--methods famo,dro" in result["environment"]["command"]
+    with pytest.raises(ValueError, match="unknown method.* famoo; valid: all, or some of cats, dro, famo"):
+        BenchConfig(methods="famoo").validate()
+
+
+@pytest.mark.parametrize(("name", "section"), [
+    ("device", TrainConfig), ("precision", TrainConfig), ("threads", TrainConfig), ("loss_chunk", TrainConfig),
+    ("max_tokens", DataConfig), ("langs_per_batch", DataConfig), ("preset", ModelConfig),
+])
+def test_fields_shared_with_a_run_take_the_runs_defaults(name: str, section: type) -> None:
+    assert getattr(BenchConfig(), name) == getattr(section(), name)
+    if section is TrainConfig:
+        [bench_field] = [f for f in dataclasses.fields(BenchConfig) if f.name == name]
+        [run_field] = [f for f in dataclasses.fields(section) if f.name == name]
+        assert bench_field.metadata["help"] == run_field.metadata["help"]
