@@ -13,10 +13,19 @@ cache makes this a file lookup), and the weights are loaded with ``weights_only=
 With ``average_last=N`` the weights are the element-wise mean of the last ``N`` step
 checkpoints ``RUN/checkpoints/step-*.pt`` (checkpoint averaging, as fairseq's
 ``average_checkpoints.py --num-epoch-checkpoints``).
+
+``load_translation_model(PATH)`` is what translation uses: it accepts a model folder
+written by ``catsmt export`` (:mod:`catsmt.run.model_folder`) as well, and needs only the
+vocabulary, never the corpus -- it reads ``RUN/sentencepiece.model`` and
+``RUN/languages.json`` when the run keeps them (beside a checkpoint file, or one folder up
+from ``RUN/checkpoints/``). Only a run folder without them (trained before they were kept)
+falls back to the corpus that the checkpoint's config names, as ``load_inference_model``
+does.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +34,17 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from catsmt.config import Config, from_dict
-from catsmt.data import MultilingualData, prepare_data
+from catsmt.config import Config, DecodeConfig, from_dict
+from catsmt.data import MultilingualData, Vocab, prepare_data
 from catsmt.data.errors import DataError
 from catsmt.model import Transformer, build_model
+from catsmt.model.config import ModelConfig
+from catsmt.run import model_folder
 from catsmt.run.checkpoint import CheckpointError, load_checkpoint, step_checkpoints
 from catsmt.run.device import resolve_device
+from catsmt.run.model_folder import Languages, ModelInfo
+
+log = logging.getLogger(__name__)
 
 #: Named checkpoints of a run folder; anything else given as ``checkpoint`` is a file.
 NAMED_CHECKPOINTS: dict[str, str] = {"best": "best.pt", "last": "last.pt"}
@@ -57,9 +71,49 @@ class InferenceModel:
     @property
     def description(self) -> str:
         """The checkpoint as results record it: a path, or the averaged paths."""
-        if len(self.sources) == 1:
-            return str(self.sources[0])
-        return f"average of {len(self.sources)}: " + ", ".join(str(p) for p in self.sources)
+        return _describe(self.sources)
+
+    @property
+    def languages(self) -> MultilingualData:
+        """What translation reads of the data (see :class:`TranslationModel`)."""
+        return self.data
+
+
+def _describe(sources: Sequence[Path]) -> str:
+    if len(sources) == 1:
+        return str(sources[0])
+    return f"average of {len(sources)}: " + ", ".join(str(p) for p in sources)
+
+
+@dataclass
+class TranslationModel:
+    """A model loaded for translation alone: the weights and the vocabulary, no corpus.
+
+    Attributes:
+        model: the Transformer, in eval mode, on the requested device.
+        languages: the vocabulary and the tasks (source and target language of each).
+        decode: the decoding defaults of the run (or of the exported folder).
+        sources: the files whose weights were loaded (checkpoints, or model.safetensors).
+        step: training step of the (newest) checkpoint.
+        origin: where those weights came from, for an exported folder (its catsmt.json
+            ``source``: run, checkpoints, average_last); for a run, the same keys.
+    """
+
+    model: Transformer
+    languages: Languages
+    decode: DecodeConfig
+    sources: list[Path]
+    step: int
+    origin: dict[str, Any]
+
+    @property
+    def description(self) -> str:
+        """The weights as results record them: a path, or the averaged paths."""
+        return _describe(self.sources)
+
+    def info(self) -> ModelInfo:
+        """What a model folder exported from this model records (catsmt.json)."""
+        return ModelInfo(self.model.cfg, self.languages, self.decode, self.step, dict(self.origin))
 
 
 def resolve_checkpoint(path: str | Path, checkpoint: str = "best") -> Path:
@@ -241,26 +295,119 @@ def load_inference_model(
     newest = load_checkpoint(sources[-1])
     weights = average_checkpoints(sources) if len(sources) > 1 else _model_weights(newest, sources[-1])
     cfg = _config_of(newest, sources[-1])
+    _check_corpus(cfg)
+    data = prepare_data(cfg.data)  # the same vocabulary for every training seed
+    model = _build(
+        cfg.model, data.vocab, weights, sources[-1], dev,
+        f"the corpus in {cfg.data.dir} now gives {data.vocab.size} pieces; was the corpus or its cache changed?",
+    )
+    return InferenceModel(model, cfg, data, sources, int(newest.get("step", -1)))
+
+
+def _check_corpus(cfg: Config) -> None:
     if not Path(cfg.data.dir).is_dir():
         raise DataError(
             f"the corpus this model was trained on, {cfg.data.dir} (data.dir in its config), is "
             f"not there{' (a path relative to where training ran)' if not Path(cfg.data.dir).is_absolute() else ''}; "
             "its vocabulary is needed to translate"
         )
-    data = prepare_data(cfg.data)  # the same vocabulary for every training seed
-    model = build_model(cfg.model, data.vocab.size, data.vocab.pad_id)
+
+
+def _build(
+    cfg: ModelConfig, vocab: Vocab, weights: dict[str, Tensor], source: Path, dev: torch.device, mismatch: str
+) -> Transformer:
+    """The model of ``cfg`` with ``weights`` (from ``source``), in eval mode on ``dev``.
+
+    Raises:
+        DataError: the weights' vocabulary size is not ``vocab.size`` (``mismatch`` says why).
+        CheckpointError: the weights do not fit the model.
+    """
+    model = build_model(cfg, vocab.size, vocab.pad_id)
     embed = weights.get("embed.weight")
-    if embed is not None and embed.shape[0] != data.vocab.size:
-        raise DataError(
-            f"{sources[-1]} was trained with a {embed.shape[0]}-piece vocabulary but the corpus in "
-            f"{cfg.data.dir} now gives {data.vocab.size} pieces; was the corpus or its cache changed?"
-        )
+    if embed is not None and embed.shape[0] != vocab.size:
+        raise DataError(f"{source} was trained with a {embed.shape[0]}-piece vocabulary but {mismatch}")
     try:
         model.load_state_dict(weights)
     except RuntimeError as e:
-        raise CheckpointError(f"{sources[-1]}: weights do not fit the model of its config: {e}") from e
-    model.to(dev).eval()
-    return InferenceModel(model, cfg, data, sources, int(newest.get("step", -1)))
+        raise CheckpointError(f"{source}: weights do not fit the model of its config: {e}") from e
+    return model.to(dev).eval()
+
+
+def _kept_beside(path: Path, source: Path) -> list[Path]:
+    """Where a run keeps its vocabulary for ``source``: the run folder ``path`` when one was
+    given, the checkpoint's folder, and the run folder above ``RUN/checkpoints/``."""
+    folders = [path] if path.is_dir() else []
+    folders.append(source.parent)
+    if source.parent.name == "checkpoints":
+        folders.append(source.parent.parent)
+    return folders
+
+
+def load_translation_model(
+    path: str | Path,
+    device: str | torch.device = "cpu",
+    average_last: int = 0,
+    checkpoint: str = "best",
+) -> TranslationModel:
+    """Load a model to translate with: weights and vocabulary only.
+
+    Args:
+        path: a model folder (``catsmt export``), a run folder or a checkpoint file.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``.
+        average_last, checkpoint: which checkpoint(s) of a run, as :func:`load_inference_model`;
+            a model folder holds one set of weights, so both must keep their defaults.
+
+    A model folder is read alone. A run keeps its vocabulary in ``RUN/sentencepiece.model``
+    and ``RUN/languages.json`` (see :mod:`catsmt.run.model_folder`); only a run without them
+    reads the corpus named by its checkpoint's config (a log line says so).
+
+    Raises:
+        ModelFolderError: a damaged model folder, or one of CTranslate2 weights.
+        CheckpointError, ConfigError, DataError, ValueError: as :func:`load_inference_model`,
+            and ``checkpoint`` or ``average_last`` given with a model folder.
+    """
+    dev = device if isinstance(device, torch.device) else resolve_device(device)
+    root = Path(path)
+    if model_folder.is_model_folder(root):
+        if checkpoint != "best" or average_last:
+            raise ValueError(
+                f"{root} is a model folder, which holds one set of weights: --checkpoint and "
+                "--average-last choose among a run's checkpoints"
+            )
+        info = model_folder.read_model_info(root)
+        weights = model_folder.read_weights(root, info)
+        file = root / str(info.weights["file"])
+        model = _build(
+            info.model, info.languages.vocab, weights, file, dev,
+            f"its vocabulary has {info.languages.vocab.size}",
+        )
+        return TranslationModel(model, info.languages, info.decode, [file], info.step, info.source)
+    sources = _sources(root, average_last, checkpoint)
+    newest = load_checkpoint(sources[-1])
+    weights = average_checkpoints(sources) if len(sources) > 1 else _model_weights(newest, sources[-1])
+    cfg = _config_of(newest, sources[-1])
+    kept = _kept_beside(root, sources[-1])
+    languages = model_folder.find_run_languages(kept)
+    if languages is not None:
+        mismatch = f"the vocabulary kept beside it has {languages.vocab.size}"
+    else:
+        log.info(
+            "%s keeps no %s beside its checkpoints (trained by an older catsmt): reading the "
+            "vocabulary from the corpus in %s; `catsmt export` makes a folder that needs no corpus",
+            root, model_folder.RUN_LANGUAGES_FILE, cfg.data.dir,
+        )
+        _check_corpus(cfg)
+        data = prepare_data(cfg.data)
+        languages = Languages.of(data)
+        mismatch = f"the corpus in {cfg.data.dir} now gives {data.vocab.size} pieces; was the corpus or its cache changed?"
+    model = _build(cfg.model, languages.vocab, weights, sources[-1], dev, mismatch)
+    run = root if root.is_dir() else kept[-1] if sources[-1].parent.name == "checkpoints" else None
+    origin = {
+        "run": None if run is None else str(run.resolve()),
+        "checkpoints": [str(p.absolute()) for p in sources],
+        "average_last": average_last,
+    }
+    return TranslationModel(model, languages, cfg.decode, sources, int(newest.get("step", -1)), origin)
 
 
 def load_for_inference(

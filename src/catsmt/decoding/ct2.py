@@ -1,0 +1,172 @@
+"""Translating with a CTranslate2 export (``catsmt export --format ct2``), as :class:`Translator` does.
+
+The text side is catsmt's (:func:`~catsmt.decoding.text.translate_text`): the same
+SentencePiece encoding, language tags, cutting to ``max_positions`` and detokenization;
+only the search runs in CTranslate2, with the decoder started from the target tag (a
+one-token target prefix), ``<pad>`` never generated, and each sentence's length limit
+``min(max_len_a * len + max_len_b, max_positions - 1)`` as catsmt's search has it.
+Greedy search gives catsmt's output (tests/decoding/test_ct2.py); beam search differs in
+its stopping rule (CTranslate2 stops a sentence once ``beam`` hypotheses are finished).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+from catsmt.decoding.config import DecodeConfig
+from catsmt.decoding.text import (
+    STREAM_CHUNK,
+    check_lines,
+    find_task,
+    stream_in_chunks,
+    translate_text,
+    with_overrides,
+)
+from catsmt.run.ct2 import import_ctranslate2
+from catsmt.run.model_folder import VOCAB_FILE, ModelInfo
+
+
+def _device(name: str) -> tuple[str, int]:
+    """CTranslate2's ``(device, device_index)`` for catsmt's device names.
+
+    Raises:
+        ValueError: an unknown name.
+    """
+    if name in ("cpu", "auto", "cuda"):
+        return name, 0
+    if name.startswith("cuda:") and name[5:].isdigit():
+        return "cuda", int(name[5:])
+    raise ValueError(f"unknown device '{name}'; use auto, cpu, cuda or cuda:N")
+
+
+class CT2Translator:
+    """A CTranslate2 model folder that translates like :class:`~catsmt.decoding.translator.Translator`.
+
+    Args:
+        path: the folder (``catsmt export RUN OUT --format ct2``).
+        info: its catsmt.json (:func:`~catsmt.run.model_folder.read_model_info`).
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``.
+        threads: CPU threads for one translation (CTranslate2's ``intra_threads``; 0 = its default).
+
+    Raises:
+        ModelFolderError: CTranslate2 is not installed.
+        ValueError: an unknown device, or CTranslate2 cannot load the folder.
+    """
+
+    def __init__(self, path: Path, info: ModelInfo, device: str = "cpu", threads: int = 0) -> None:
+        ctranslate2 = import_ctranslate2()
+        import sentencepiece as spm
+
+        self.path = Path(path)
+        self.info = info
+        kind, index = _device(device)
+        try:
+            self.engine = ctranslate2.Translator(
+                str(self.path), device=kind, device_index=index, inter_threads=1, intra_threads=threads
+            )
+        except (RuntimeError, ValueError) as e:
+            raise ValueError(f"CTranslate2 cannot load {self.path}: {e}") from None
+        sp = spm.SentencePieceProcessor(model_file=str(self.path / VOCAB_FILE))
+        self._pieces = [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
+        self._ids = {piece: i for i, piece in enumerate(self._pieces)}
+
+    @property
+    def pairs(self) -> list[tuple[str, str]]:
+        """The ``(source, target)`` language pairs this model translates."""
+        languages = self.info.languages
+        return [languages.pair(lang) for lang in languages.langs]
+
+    @property
+    def decode(self) -> DecodeConfig:
+        """The decoding defaults of the run it was exported from."""
+        return self.info.decode
+
+    @property
+    def step(self) -> int:
+        return self.info.step
+
+    @property
+    def description(self) -> str:
+        return str(self.path / "model.bin")
+
+    def task(self, src_lang: str, tgt_lang: str) -> str:
+        """The task that translates ``src_lang`` into ``tgt_lang`` (DataError if none)."""
+        return find_task(self.info.languages, src_lang, tgt_lang)
+
+    def search(self, sources: list[list[int]], bos: int, decode: DecodeConfig) -> list[list[int]]:
+        """Output ids of ``sources`` (ids, tag and ``</s>`` included), decoded from tag ``bos``."""
+        vocab = self.info.languages.vocab
+        longest = self.info.model.max_positions - 1  # the decoder input holds the tag, then the output
+        by_limit: dict[int, list[int]] = defaultdict(list)
+        for i, s in enumerate(sources):
+            by_limit[min(int(decode.max_len_a * len(s) + decode.max_len_b), longest)].append(i)
+        out: list[list[int]] = [[] for _ in sources]
+        tag = self._pieces[bos]
+        for limit, indices in by_limit.items():
+            results = self.engine.translate_batch(
+                [[self._pieces[t] for t in sources[i]] for i in indices],
+                target_prefix=[[tag] for _ in indices],
+                max_batch_size=decode.batch_tokens,
+                batch_type="tokens",
+                beam_size=decode.beam,
+                length_penalty=decode.lenpen,
+                max_input_length=0,
+                max_decoding_length=limit,  # output tokens after the prefix, as catsmt counts them
+                min_decoding_length=0,
+                suppress_sequences=[[self._pieces[vocab.pad_id]]],
+            )
+            for i, result in zip(indices, results, strict=True):
+                tokens = result.hypotheses[0]
+                if tokens and tokens[0] == tag:
+                    tokens = tokens[1:]
+                out[i] = [self._ids[t] for t in tokens]
+        return out
+
+    def _translate(self, sentences: Sequence[str], lang: str, decode: DecodeConfig, first_line: int = 1) -> list[str]:
+        def search(sources: list[list[int]], bos: int) -> list[list[int]]:
+            return self.search(sources, bos, decode)
+
+        return translate_text(
+            self.info.languages, sentences, lang, search, self.info.model.max_positions, first_line
+        )
+
+    def translate(
+        self,
+        lines: Sequence[str],
+        *,
+        src_lang: str,
+        tgt_lang: str,
+        beam: int | None = None,
+        batch_tokens: int | None = None,
+    ) -> list[str]:
+        """As :meth:`catsmt.decoding.translator.Translator.translate`."""
+        sentences = check_lines(lines)
+        lang = self.task(src_lang, tgt_lang)
+        return self._translate(sentences, lang, with_overrides(self.decode, beam=beam, batch_tokens=batch_tokens))
+
+    def translate_stream(
+        self,
+        lines: Iterable[str],
+        *,
+        src_lang: str,
+        tgt_lang: str,
+        beam: int | None = None,
+        batch_tokens: int | None = None,
+        chunk: int = STREAM_CHUNK,
+    ) -> Iterator[str]:
+        """As :meth:`catsmt.decoding.translator.Translator.translate_stream`."""
+        if isinstance(lines, str):
+            check_lines(lines)
+        lang = self.task(src_lang, tgt_lang)
+        decode = with_overrides(self.decode, beam=beam, batch_tokens=batch_tokens)
+
+        def translate(batch: list[str], first_line: int) -> list[str]:
+            return self._translate(batch, lang, decode, first_line)
+
+        return stream_in_chunks(translate, lines, chunk)
+
+    def __repr__(self) -> str:
+        pairs = ", ".join(f"{s}-{t}" for s, t in self.pairs)
+        return f"CT2Translator({pairs}; step {self.step}; {self.path})"
