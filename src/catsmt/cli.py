@@ -168,18 +168,22 @@ def _check_device(name: str) -> None:
 
 
 def cmd_translate(args: argparse.Namespace) -> int:
-    from catsmt.decoding.text import STREAM_CHUNK, find_task, translate_stream, with_overrides
-    from catsmt.run.inference import load_inference_model
+    from catsmt.decoding.text import STREAM_CHUNK
+    from catsmt.decoding.translator import load_model
 
     _set_threads(args.threads)
     _check_device(args.device)
-    loaded = load_inference_model(args.path, args.device, args.average_last, args.checkpoint)
-    lang = find_task(loaded.data, args.src_lang, args.tgt_lang)
-    decode = with_overrides(loaded.cfg.decode, beam=args.beam, batch_tokens=args.batch_tokens)
+    model = load_model(
+        args.path, device=args.device, checkpoint=args.checkpoint, average_last=args.average_last,
+        threads=args.threads,
+    )
     # Typed at a terminal: answer each line at once; piped: translate in length-sorted chunks.
     chunk = 1 if sys.stdin.isatty() else STREAM_CHUNK
     out = sys.stdout.buffer
-    lines = translate_stream(loaded, _read_stdin_lines(), lang, decode, chunk=chunk)
+    lines = model.translate_stream(
+        _read_stdin_lines(), src_lang=args.src_lang, tgt_lang=args.tgt_lang, beam=args.beam,
+        batch_tokens=args.batch_tokens, chunk=chunk,
+    )  # the pair and the settings are checked here, before stdin is read
     written = 0
     try:
         for written, line in enumerate(lines, start=1):
@@ -203,10 +207,14 @@ def cmd_translate(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from catsmt.evaluation.run_eval import evaluate_run, summary_text
+    from catsmt.run.model_folder import is_model_folder
 
     _set_threads(args.threads)
     _check_device(args.device)
     run = Path(args.run)
+    if args.src is not None or args.ref is not None or is_model_folder(run):
+        return _evaluate_files(args)
+    split = args.split or "test"
     decode = None
     if args.beam is not None or args.batch_tokens is not None:
         from catsmt.decoding.text import with_overrides
@@ -217,12 +225,102 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     langs = [x.strip() for x in args.langs.split(",") if x.strip()] if args.langs is not None else None
     out = Path(args.out) if args.out else None
     result = evaluate_run(
-        run, split=args.split, decode=decode, checkpoint=args.checkpoint,
+        run, split=split, decode=decode, checkpoint=args.checkpoint,
         average_last=args.average_last, device=args.device, out=out, langs=langs,
         max_sentences=args.max_sentences,
     )
     print(summary_text(result, run.name or str(run)))
-    print(f"wrote {out or run / 'eval' / f'{args.split}.json'}")
+    print(f"wrote {out or run / 'eval' / f'{split}.json'}")
+    return 0
+
+
+def _read_text_lines(path: str, flag: str) -> list[str]:
+    """The lines of a UTF-8 file, without line endings.
+
+    Raises:
+        UsageError: the file cannot be read, or a line is not UTF-8 (naming it).
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise UsageError(f"{flag} {path}: {e.strerror or e}") from None
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    out = []
+    for number, raw in enumerate(lines, start=1):
+        try:
+            out.append(raw.decode("utf-8").removesuffix("\r"))
+        except UnicodeDecodeError as e:
+            raise UsageError(f"{flag} {path}: line {number} is not valid UTF-8 ({e.reason} at byte {e.start})") from None
+    return out
+
+
+def _evaluate_files(args: argparse.Namespace) -> int:
+    """``catsmt evaluate MODEL --src FILE --ref FILE --src-lang X --tgt-lang Y``: translate a
+    file and score it against its references with sacrebleu (as ``catsmt translate < FILE``
+    then ``sacrebleu REF -i HYP -m bleu chrf`` would)."""
+    import dataclasses
+
+    from catsmt.decoding.text import with_overrides
+    from catsmt.decoding.translator import load_model
+    from catsmt.evaluation.scores import score_language
+    from catsmt.files import write_atomic
+
+    given = {"--src": args.src, "--ref": args.ref, "--src-lang": args.src_lang, "--tgt-lang": args.tgt_lang}
+    missing = [flag for flag, value in given.items() if value is None]
+    if missing:
+        raise UsageError(
+            f"evaluate {args.run} on files needs {', '.join(missing)}: a model folder has no held-out "
+            "split (`catsmt evaluate RUN` without --src/--ref scores a run folder's own valid or test split)"
+        )
+    if args.split is not None or args.langs is not None:
+        raise UsageError("--split and --langs choose a run's held-out data; with --src/--ref give --src-lang and --tgt-lang")
+    if args.max_sentences < 0:
+        raise UsageError(f"--max-sentences must be >= 0, got {args.max_sentences}")
+    sources, refs = _read_text_lines(args.src, "--src"), _read_text_lines(args.ref, "--ref")
+    if len(sources) != len(refs):
+        raise UsageError(f"--src {args.src} has {len(sources)} lines but --ref {args.ref} has {len(refs)}")
+    if args.max_sentences:
+        sources, refs = sources[: args.max_sentences], refs[: args.max_sentences]
+    if not sources:
+        raise UsageError(f"--src {args.src} is empty: nothing to evaluate")
+    model = load_model(
+        args.run, device=args.device, checkpoint=args.checkpoint, average_last=args.average_last,
+        threads=args.threads,
+    )
+    decode = with_overrides(model.decode, beam=args.beam, batch_tokens=args.batch_tokens)
+    hyps = model.translate(
+        sources, src_lang=args.src_lang, tgt_lang=args.tgt_lang, beam=decode.beam, batch_tokens=decode.batch_tokens
+    )
+    scores = score_language(hyps, refs)
+    pair = f"{args.src_lang}-{args.tgt_lang}"
+    print(f"{pair}: BLEU {scores['bleu']:.2f}  chrF {scores['chrf']:.2f}  ({scores['n']} sentences, beam {decode.beam})")
+    print(f"model: {model.description} (step {model.step})")
+    print(scores["signature"]["bleu"])
+    print(scores["signature"]["chrf"])
+    if args.out:
+        out = Path(args.out)
+        result = {
+            "pair": pair, "src": args.src, "ref": args.ref, **scores, "model": model.description,
+            "step": model.step, "decode": dataclasses.asdict(decode),
+        }
+        out.parent.mkdir(parents=True, exist_ok=True)
+        (out.parent / "hyps").mkdir(exist_ok=True)
+        write_atomic(out.parent / "hyps" / f"{out.stem}.{pair}.hyp", "".join(h + "\n" for h in hyps))
+        write_atomic(out, json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+        print(f"wrote {out}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from catsmt.run.export import export_model
+
+    info = export_model(
+        args.path, args.out, checkpoint=args.checkpoint, average_last=args.average_last, format=args.format
+    )
+    pairs = ", ".join(f"{s}-{t}" for s, t in (info.languages.pair(lang) for lang in info.languages.langs))
+    print(f"wrote {args.out} ({args.format}): step {info.step}, {pairs}")
     return 0
 
 
@@ -350,7 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Translate sentences read from stdin (one per line, UTF-8) and write the "
         "translations to stdout in the same order; an empty line gives an empty line.",
     )
-    p.add_argument("path", metavar="RUN_OR_CHECKPOINT", help="run folder or checkpoint file")
+    p.add_argument("path", metavar="MODEL", help="model folder (catsmt export), run folder or checkpoint file")
     p.add_argument("--src-lang", required=True, help="source language, e.g. eng")
     p.add_argument("--tgt-lang", required=True, help="target language, e.g. bel")
     _add_model_options(p)
@@ -358,17 +456,41 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "evaluate",
-        help="translate and score a held-out split of a run (BLEU, chrF)",
-        description="Translate a run's held-out split, print a BLEU/chrF table and write "
-        "RUN/eval/SPLIT.json and RUN/eval/hyps/SPLIT.LANG.hyp.",
+        help="translate and score a run's held-out split, or your own source and reference files (BLEU, chrF)",
+        description="catsmt evaluate RUN: translate a run's held-out split, print a BLEU/chrF table "
+        "and write RUN/eval/SPLIT.json and RUN/eval/hyps/SPLIT.LANG.hyp. "
+        "catsmt evaluate MODEL --src FILE --ref FILE --src-lang X --tgt-lang Y: translate FILE "
+        "with a model folder (or a run) and score it against the references with sacrebleu; "
+        "prints the scores and signatures, and writes --out FILE.json if given.",
     )
-    p.add_argument("run", metavar="RUN", help="run folder")
-    p.add_argument("--split", default="test", choices=["test", "valid"], help="split to evaluate (default: test)")
-    p.add_argument("--out", default=None, metavar="FILE.json", help="scores file (default: RUN/eval/SPLIT.json; hypotheses go to hyps/ beside it)")
-    p.add_argument("--langs", default=None, metavar="a,b", help="comma-separated languages (default: all)")
+    p.add_argument("run", metavar="RUN_OR_MODEL", help="run folder; with --src/--ref also a model folder or checkpoint file")
+    p.add_argument("--split", default=None, choices=["test", "valid"], help="split of a run to evaluate (default: test)")
+    p.add_argument("--out", default=None, metavar="FILE.json", help="scores file (default for a run: RUN/eval/SPLIT.json; hypotheses go to hyps/ beside it)")
+    p.add_argument("--langs", default=None, metavar="a,b", help="comma-separated languages of a run (default: all)")
     p.add_argument("--max-sentences", type=int, default=0, metavar="N", help="only the first N sentences per language (default: all)")
+    p.add_argument("--src", default=None, metavar="FILE", help="source sentences, one per line (UTF-8), instead of a run's split")
+    p.add_argument("--ref", default=None, metavar="FILE", help="the reference translations of --src, line by line")
+    p.add_argument("--src-lang", default=None, help="with --src: the source language")
+    p.add_argument("--tgt-lang", default=None, help="with --src: the target language")
     _add_model_options(p)
     p.set_defaults(func=cmd_evaluate)
+
+    from catsmt.run.export import FORMATS
+
+    p = sub.add_parser(
+        "export",
+        help="write a model folder that translates without the run or its corpus",
+        description="Write OUT/ with the weights (model.safetensors, or CTranslate2's model.bin "
+        "with --format ct2), the SentencePiece model and catsmt.json (model config, languages, "
+        "decoding defaults, step and source). `catsmt translate OUT`, `catsmt evaluate OUT --src "
+        "--ref` and catsmt.load_model(OUT) read nothing else.",
+    )
+    p.add_argument("path", metavar="RUN", help="run folder, checkpoint file (or a model folder, to convert it)")
+    p.add_argument("out", metavar="OUT", help="folder to create (absent or empty)")
+    p.add_argument("--checkpoint", default="best", metavar="best|last|FILE", help="checkpoint of the run folder: best, last, or a file (default: best)")
+    p.add_argument("--average-last", type=int, default=0, metavar="N", help="average the last N step checkpoints (RUN/checkpoints/step-*.pt)")
+    p.add_argument("--format", default="safetensors", choices=list(FORMATS), help="safetensors (catsmt) or ct2 (CTranslate2; pip install 'catsmt[ct2]') (default: safetensors)")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser(
         "bench",
