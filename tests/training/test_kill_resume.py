@@ -123,6 +123,8 @@ def assert_same_run(run: Path, reference: Path) -> None:
     assert steps == list(range(1, MAX_STEPS + 1)), "an update is logged twice or not at all"
     sa, sb = (json.loads((r / "summary.json").read_text()) for r in (reference, run))
     assert (sb["best_step"], sb["best_score"], sb["valid"]) == (sa["best_step"], sa["best_score"], sa["valid"])
+    best_a, best_b = (load_checkpoint(r / "checkpoints" / "best.pt")["model"] for r in (reference, run))
+    assert all(torch.equal(best_a[k], best_b[k]) for k in best_a), "best.pt differs from the uninterrupted run's"
     leftovers = [p.name for p in (run / "checkpoints").iterdir() if ".tmp-" in p.name]
     assert not leftovers, f"temporary files of a killed save were not cleaned up: {leftovers}"
 
@@ -198,3 +200,32 @@ def test_resume_before_the_first_checkpoint_starts_over(
     assert main(["train", "--resume", str(run)]) == 0
     assert "no checkpoint in" in caplog.text and "starting the run from step 0" in caplog.text
     assert_same_run(run, reference)
+
+
+TRIALS = int(os.environ.get("CATSMT_KILL_TRIALS", "20"))
+
+
+@pytest.mark.slow
+def test_random_sigkills_then_resume_is_exact(synthetic_dir: Path, tmp_path: Path, reference: Path) -> None:
+    """``TRIALS`` runs, each SIGKILLed at up to three random moments (any instruction: an
+    update, a validation, a save) and resumed after each, end equal to the uninterrupted run."""
+    rng = random.Random(f"{SEED}-trials")
+    kills = 0
+    for trial in range(TRIALS):
+        run, log = tmp_path / f"run{trial}", tmp_path / f"log{trial}.txt"
+        config = write_config(synthetic_dir, run, save_every=rng.choice([0, 1, 3]))
+        args = ["train", str(config)]
+        for _ in range(rng.randint(1, 3)):
+            done = updates_logged(run)
+            if done >= MAX_STEPS - 1:
+                break
+            proc = launch(*args, log=log)
+            wait_for_updates(proc, run, min(done + rng.randint(1, 4), MAX_STEPS - 1), log)
+            time.sleep(rng.uniform(0.0, 0.2))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=90)
+            kills += proc.returncode == -signal.SIGKILL
+            args = ["train", "--resume", str(run)]
+        assert main(["train", "--resume", str(run)]) == 0, f"trial {trial}"
+        assert_same_run(run, reference)
+    print(f"{TRIALS} runs, {kills} SIGKILLs, every one resumed exactly")

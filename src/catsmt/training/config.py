@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from catsmt.config_fields import option
 
-BEST_METRICS = ("mean", "token_weighted", "worst")
+BEST_METRICS = ("mean", "token_weighted", "worst", "bleu", "chrf")
+#: Best-checkpoint criteria that are scores (higher is better), computed by decoding.
+SCORE_METRICS = ("bleu", "chrf")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 COMPILE_BACKENDS = ("inductor", "aot_eager", "eager")  # eager and aot_eager: for debugging, no speed-up
 
@@ -35,7 +37,9 @@ class TrainConfig:
     accum_steps: int = option(1, "batches accumulated into one optimizer update")
     valid_every: int = option(200, "validate (per-language loss) every this many updates")
     valid_max_sentences: int = option(500, "per-language cap on validation sentences (0 = all)")
-    best_metric: str = option("mean", "how the best checkpoint is chosen from per-language valid losses: mean, token_weighted or worst")
+    best_metric: str = option("mean", "how the best checkpoint is chosen: from per-language valid NLL (mean, token_weighted or worst) or from the mean validation BLEU or chrF (bleu, chrf: needs valid_bleu_every = valid_every)")
+    valid_bleu_every: int = option(0, "also decode the validation sentences (greedy) and log BLEU and chrF per language every this many updates, a multiple of valid_every (0 = never)")
+    valid_bleu_sentences: int = option(200, "per-language cap on the sentences decoded for validation BLEU/chrF")
     log_every: int = option(20, "log training loss and weights every this many updates")
     save_every: int = option(0, "also save checkpoints/last every this many updates (0 = at validation only)")
     keep_last: int = option(2, "how many step checkpoints to keep besides best and last")
@@ -67,6 +71,12 @@ class TrainConfig:
                      "analysis_every", "valid_max_sentences", "weight_decay", "warmup_init_lr"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.valid_bleu_every < 0 or self.valid_bleu_every % self.valid_every:
+            raise ValueError(f"valid_bleu_every must be 0 or a multiple of valid_every ({self.valid_every}), got {self.valid_bleu_every}")
+        if self.valid_bleu_sentences < 1:
+            raise ValueError(f"valid_bleu_sentences must be >= 1, got {self.valid_bleu_sentences}")
+        if self.best_metric in SCORE_METRICS and self.valid_bleu_every != self.valid_every:
+            raise ValueError(f"best_metric={self.best_metric} scores every validation: set valid_bleu_every={self.valid_every} (= valid_every), got {self.valid_bleu_every}")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if not (self.lr > 0 and self.adam_eps > 0):

@@ -42,7 +42,12 @@ from catsmt.training import distributed
 from catsmt.training.rng import rng_state, seed_everything, set_rng_state
 from catsmt.training.schedule import inverse_sqrt_lr
 from catsmt.training.step import StepContext, StepStats, train_step
-from catsmt.training.validation import selection_score, validation_losses
+from catsmt.training.validation import (
+    is_better,
+    selection_score,
+    validation_losses,
+    validation_scores,
+)
 from catsmt.weighting import RunBudget, Weighting, get_method
 from catsmt.weighting.grads import flat_grad, param_slices, trainable
 
@@ -325,14 +330,19 @@ class Recipe:
 
     def _validate(self) -> None:
         cfg, state = self.cfg, self.state
-        valid = validation_losses(self.model, self.data, cfg, self.device, self.autocast)
+        valid: dict[str, dict[str, float]] = validation_losses(self.model, self.data, cfg, self.device, self.autocast)
+        t = cfg.train
+        if t.valid_bleu_every and state.step % t.valid_bleu_every == 0:
+            scores = validation_scores(self.model, self.data, cfg, self.device) if self.info.is_main else None
+            scores = cast(dict[str, dict[str, float]], distributed.broadcast_object(scores))
+            valid = {lang: {**v, **scores[lang]} for lang, v in valid.items()}
         score = selection_score(valid, cfg.train.best_metric)
         for lang, v in valid.items():
             self.logger.log({"event": "valid", "step": state.step, "split": "valid", "lang": lang, **v})
         self.logger.log({"event": "valid", "step": state.step, "split": "valid", "lang": "avg", "score": score,
                          "metric": cfg.train.best_metric})
         state.last_valid = {lang: v["nll"] for lang, v in valid.items()}
-        is_best = score < state.best_score
+        is_best = is_better(score, state.best_score, cfg.train.best_metric)
         if is_best:
             state.best_score, state.best_step = score, state.step
         self._save(is_best)

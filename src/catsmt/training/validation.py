@@ -1,18 +1,26 @@
-"""Validation: per-language loss and NLL on a held-out split, and the score the best checkpoint
-minimises. Plain functions of a model and the data, used by the training loop."""
+"""Validation: per-language loss and NLL on a held-out split, optionally BLEU and chrF of greedy
+translations, and the score that chooses the best checkpoint. Plain functions of a model and
+the data, used by the training loop."""
 
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable
+from typing import cast
 
 import torch
 from torch import nn
 
 from catsmt.config import Config
 from catsmt.data import MultilingualData
+from catsmt.decoding.config import DecodeConfig
+from catsmt.decoding.translate import translate_ids
+from catsmt.evaluation.scores import score_language
+from catsmt.model import Transformer
 from catsmt.model.loss import label_smoothed_loss
 from catsmt.training import distributed
+from catsmt.training.config import SCORE_METRICS
 
 
 def validation_losses(
@@ -52,7 +60,11 @@ def validation_losses(
 
 
 def selection_score(valid: dict[str, dict[str, float]], metric: str) -> float:
-    """The number the best checkpoint minimises: mean, token-weighted mean or worst per-language NLL."""
+    """The number that chooses the best checkpoint: mean, token-weighted mean or worst
+    per-language NLL (lower is better), or mean BLEU or chrF (higher is better; see
+    :func:`is_better`)."""
+    if metric in SCORE_METRICS:
+        return sum(v[metric] for v in valid.values()) / len(valid)
     nlls = [v["nll"] for v in valid.values()]
     if metric == "worst":
         return max(nlls)
@@ -60,3 +72,31 @@ def selection_score(valid: dict[str, dict[str, float]], metric: str) -> float:
         total = sum(v["n_tokens"] for v in valid.values())
         return sum(v["nll"] * v["n_tokens"] for v in valid.values()) / max(total, 1.0)
     return sum(nlls) / len(nlls)
+
+
+def is_better(score: float, best: float, metric: str) -> bool:
+    """Whether ``score`` beats ``best`` (``inf`` or ``-inf`` before any validation) under ``metric``."""
+    if metric in SCORE_METRICS:
+        return score > best or best == math.inf
+    return score < best
+
+
+def validation_scores(
+    model: nn.Module, data: MultilingualData, cfg: Config, device: torch.device, split: str = "valid"
+) -> dict[str, dict[str, float]]:
+    """Per-language BLEU and chrF of greedy translations of the first
+    ``train.valid_bleu_sentences`` sentences of ``split`` (sacreBLEU, as ``catsmt evaluate``).
+
+    Run on rank 0 only; the loop broadcasts the result so every rank picks the same best.
+    """
+    decode = DecodeConfig(beam=1, batch_tokens=cfg.decode.batch_tokens, max_len_a=cfg.decode.max_len_a,
+                          max_len_b=cfg.decode.max_len_b)
+    out: dict[str, dict[str, float]] = {}
+    for lang in data.langs:
+        srcs, refs = data.raw(split, lang)
+        n = min(len(srcs), cfg.train.valid_bleu_sentences)
+        ids = translate_ids(cast(Transformer, model), data.encode_source(srcs[:n], lang), [data.target_tag(lang)] * n, decode,
+                            data.vocab.eos_id, data.vocab.pad_id, device)
+        scores = score_language([" ".join(data.vocab.decode(h).splitlines()) for h in ids], refs[:n])
+        out[lang] = {"bleu": scores["bleu"], "chrf": scores["chrf"], "sentences": float(n)}
+    return out
