@@ -178,3 +178,21 @@ def test_a_famo_run_is_reported_with_its_weights_figure(report: Path, tmp_path: 
     assert [r.method for r in result.records] == ["famo"]
     assert "| FAMO |" in (out / "report.md").read_text()
     assert (out / "figures" / "weights_famo.png").exists()  # famo_z changes over the run
+
+
+def test_the_parallel_progress_bar_reads_each_runs_last_logged_update(tmp_path: Path) -> None:
+    """The bar's count is the sum of every run's newest logged update, capped at its budget,
+    read from a metrics.jsonl that may end in a torn line."""
+    import concurrent.futures
+
+    from catsmt.report.compare import _last_step, _watch
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "metrics.jsonl").write_text('{"step": 3, "lang": "all"}\n{"step": 7, "lang": "x"}\n{"st')
+    (b / "metrics.jsonl").write_text("".join(f'{{"step": {i}, "pad": "{"x" * 300}"}}\n' for i in range(1, 60)))
+    assert _last_step(a) == 7 and _last_step(b) == 59 and _last_step(tmp_path / "none") == 0
+    finished: concurrent.futures.Future[None] = concurrent.futures.Future()
+    finished.set_result(None)
+    _watch([finished], [(a, 10), (b, 40)], poll=0.01)  # returns once the runs are done

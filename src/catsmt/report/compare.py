@@ -17,9 +17,11 @@ import io
 import json
 import logging
 import multiprocessing
+import os
 import subprocess
+import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -203,6 +205,43 @@ def write_results(records: Sequence[RunRecord], out: Path) -> None:
     write_atomic(out / "results.csv", table.getvalue())
 
 
+def _last_step(run_dir: Path) -> int:
+    """The newest update logged in a run's metrics.jsonl (read from its last few KB)."""
+    try:
+        with open(run_dir / "metrics.jsonl", "rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - 8192))
+            tail = f.read().decode("utf-8", errors="replace").splitlines()
+    except OSError:
+        return 0
+    for line in reversed(tail):
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and isinstance(event.get("step"), int):
+            return int(event["step"])
+    return 0
+
+
+def _watch(futures: Sequence[Future[Any]], budgets: Sequence[tuple[Path, int]], poll: float = 1.0) -> None:
+    """One progress bar over runs trained in parallel: updates done of all of them (read from
+    their metrics.jsonl), its ETA from the rate since the bar began (runs finished before it
+    -- reused ones -- are counted from the start, not as speed). Shown on a terminal only."""
+    from tqdm import tqdm
+
+    total = sum(steps for _, steps in budgets)
+
+    def done() -> int:
+        return sum(min(_last_step(run), steps) for run, steps in budgets)
+
+    with tqdm(total=total, initial=done(), unit="upd", desc=f"{len(budgets)} runs", dynamic_ncols=True,
+              mininterval=poll, disable=None) as bar:
+        while not all(f.done() for f in futures):
+            time.sleep(poll)
+            bar.update(max(0, done() - bar.n))
+        bar.update(max(0, done() - bar.n))
+
+
 def _log_like_parent(level: int) -> None:
     """Logging of a worker process: to stderr, at the parent's level, each line naming the run."""
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s [%(processName)s] %(name)s: %(message)s", datefmt="%H:%M:%S")
@@ -294,6 +333,9 @@ def compare(
                 pool.submit(train_and_evaluate, config, quiet, m, seed, out, decode, split, device, eval_max_sentences)
                 for m, seed in todo
             ]
+            budgets = [(out / "runs" / f"{m}-s{seed}", run_config(config, overrides, m, seed, out / "runs" / "check").train.max_steps)
+                       for m, seed in todo]
+            _watch(futures, budgets)
             result.records.extend(f.result() for f in futures)
     write_results(result.records, out)
     meta = {"command": command, "commit": git_commit(), "config": str(config), "overrides": list(overrides),
