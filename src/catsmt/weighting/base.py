@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from catsmt.config_fields import option
 from catsmt.data.sampling import temperature_probs  # noqa: F401 - re-exported: methods sample by it
 
 
@@ -56,6 +57,16 @@ class TaskGradients:
         """``(K, K)`` Gram matrix ``G_ij = g_i · g_j`` in float64 for numerical safety."""
         g = self.grads.double()
         return g @ g.T
+
+
+#: The help text of the sampling temperature shared by the methods that sample by it.
+TEMPERATURE_HELP = "sampling temperature T in p_n ∝ |D_n|^(1/T); 1 = proportional, inf = uniform"
+
+
+def temperature_option(default: float = 1.0, help: str = TEMPERATURE_HELP) -> Any:  # noqa: A002 - as option()
+    """The ``temperature`` field of a method's Params: the one declaration of the sampling
+    temperature that :meth:`Weighting.sampling_probs` reads (``p_n ∝ |D_n|^(1/T)``)."""
+    return option(default, help)
 
 
 @dataclass(frozen=True)

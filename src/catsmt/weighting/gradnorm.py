@@ -18,6 +18,7 @@ from catsmt.weighting.base import (
     Weighting,
     check_state_keys,
     check_state_langs,
+    temperature_option,
 )
 
 #: Weights are kept at least this large (before renormalisation) so they stay positive.
@@ -30,7 +31,7 @@ _DECODER_LAYER = re.compile(r"(?:^|\.)decoder(?:_layers|\.layers)\.(\d+)\.")
 
 @dataclass
 class GradNormParams:
-    temperature: float = option(1.0, "sampling temperature T in p_n ∝ |D_n|^(1/T); 1 = proportional, inf = uniform")
+    temperature: float = temperature_option()
     alpha: float = option(1.5, "asymmetry α of the target Ḡ·r_i^α: 0 = equal weighted gradient norms, larger = more weight to languages whose loss falls slowly")
     weight_lr: float = option(0.025, "learning rate of the task weights w_i (the paper: 0.025)")
     update_every: int = option(1, "update the weights (and compute per-language gradients) every this many steps")

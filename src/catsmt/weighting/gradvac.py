@@ -17,6 +17,7 @@ from catsmt.weighting.base import (
     Weighting,
     check_state_keys,
     check_state_langs,
+    temperature_option,
     token_weights,
 )
 from catsmt.weighting.pcgrad import random_orders
@@ -24,7 +25,7 @@ from catsmt.weighting.pcgrad import random_orders
 
 @dataclass
 class GradVacParams:
-    temperature: float = option(1.0, "sampling temperature T in p_n ∝ |D_n|^(1/T); 1 = proportional, inf = uniform")
+    temperature: float = temperature_option()
     beta: float = option(0.01, "EMA decay β of the similarity targets: φ̂ ← (1-β) φ̂ + β φ (the paper: 1e-2)")
     seed: int = option(1, "seed of the random order in which each gradient is vaccinated against the others")
 

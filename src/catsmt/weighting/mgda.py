@@ -11,14 +11,14 @@ import torch
 from torch import Tensor
 
 from catsmt.config_fields import option
-from catsmt.weighting.base import RunBudget, TaskGradients, Weighting
+from catsmt.weighting.base import RunBudget, TaskGradients, Weighting, temperature_option
 
 NORMALIZATIONS = ("none", "l2", "loss")
 
 
 @dataclass
 class MGDAParams:
-    temperature: float = option(1.0, "sampling temperature T in p_n ∝ |D_n|^(1/T); 1 = proportional, inf = uniform")
+    temperature: float = temperature_option()
     normalization: str = option("none", "gradient normalisation before the min-norm search: none, l2 (g_k/||g_k||) or loss (g_k/L_k)")
     max_iter: int = option(250, "most Frank-Wolfe iterations of the min-norm solver (more than 2 tasks)")
     tol: float = option(1e-10, "stop Frank-Wolfe when the duality gap is below tol * max_k ||g_k||²")

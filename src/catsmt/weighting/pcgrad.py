@@ -15,13 +15,14 @@ from catsmt.weighting.base import (
     TaskGradients,
     Weighting,
     check_state_keys,
+    temperature_option,
     token_weights,
 )
 
 
 @dataclass
 class PCGradParams:
-    temperature: float = option(1.0, "sampling temperature T in p_n ∝ |D_n|^(1/T); 1 = proportional, inf = uniform")
+    temperature: float = temperature_option()
     seed: int = option(1, "seed of the random order in which each gradient is projected")
 
 

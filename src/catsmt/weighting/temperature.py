@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from catsmt.config_fields import option
-from catsmt.weighting.base import Weighting
+from catsmt.weighting.base import Weighting, temperature_option
 
 
 @dataclass
 class TemperatureParams:
-    temperature: float = option(1.0, "sampling temperature T in p_n ∝ |D_n|^(1/T); 1 = proportional, inf = uniform")
+    temperature: float = temperature_option()
 
 
 class Temperature(Weighting):

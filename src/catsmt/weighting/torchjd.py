@@ -11,7 +11,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from catsmt.config_fields import option
-from catsmt.weighting.base import RunBudget, TaskGradients, Weighting
+from catsmt.weighting.base import RunBudget, TaskGradients, Weighting, temperature_option
 
 INSTALL_HINT = "pip install 'catsmt[torchjd]'"
 
@@ -62,7 +62,7 @@ class TorchJDParams:
     aggregator: str = option("upgrad", "the torchjd aggregator applied to the (K, P) per-language gradients: upgrad, dualproj, cagrad, nashmtl, alignedmtl or imtlg (case, '-' and '_' ignored)")
     cagrad_c: float = option(0.5, "CAGrad's c, the radius scale of its ball around the mean gradient (aggregator cagrad only)")
     nashmtl_max_norm: float = option(1.0, "NashMTL's bound on the norm of the aggregated gradient, 0 = none (aggregator nashmtl only; torchjd's default)")
-    temperature: float = option(1.0, "sampling temperature T in p_n ∝ |D_n|^(1/T); 1 = proportional, inf = uniform")
+    temperature: float = temperature_option()
 
     def validate(self) -> None:
         if _canonical(self.aggregator) not in AGGREGATORS:
