@@ -157,6 +157,10 @@ class _AlignedFiles:
 
     files: dict[str, Path]  # language -> file
 
+    @property
+    def paths(self) -> list[Path]:
+        return sorted(self.files.values())
+
     def read(self, src: str, tgt: str) -> tuple[list[str], list[str]]:
         return read_parallel(self.files[src], self.files[tgt])
 
@@ -168,65 +172,82 @@ class _TsvFile:
     path: Path
     langs: tuple[str, str]  # language of the left and of the right column
 
+    @property
+    def paths(self) -> list[Path]:
+        return [self.path]
+
     def read(self, src: str, tgt: str) -> tuple[list[str], list[str]]:
         left, right = read_tsv(self.path)
         return (left, right) if src == self.langs[0] else (right, left)
 
 
-_Source = _AlignedFiles | _TsvFile
-# (a, b) as the files name the pair -> split -> where that split is
-_Index = dict[tuple[str, str], dict[str, _Source]]
+#: One split of one pair on disk: ``paths`` (its files) and ``read(src, tgt)`` (its lines).
+Source = _AlignedFiles | _TsvFile
+#: (a, b) as the files name the pair -> split -> where that split is.
+CorpusIndex = dict[tuple[str, str], dict[str, Source]]
+# Where a scanner puts a problem with a file name: raised at once (None), or collected.
+_Problems = list[str] | None
 
 
-def _check_pair_name(path: Path, a: str, b: str) -> None:
+def _problem(problems: _Problems, message: str) -> None:
+    if problems is None:
+        raise DataError(message)
+    problems.append(message)
+
+
+def _pair_name_ok(path: Path, a: str, b: str, problems: _Problems) -> bool:
     if a == b:
-        raise DataError(f"{path}: a pair needs two different languages, got '{a}-{b}'")
+        _problem(problems, f"{path}: a pair needs two different languages, got '{a}-{b}'")
+        return False
+    return True
 
 
-def _scan_fairseq(root: Path) -> _Index:
+def _scan_fairseq(root: Path, problems: _Problems) -> CorpusIndex:
     found: dict[tuple[str, str], dict[str, dict[str, Path]]] = {}
     for path in sorted(root.iterdir()):
         m = FAIRSEQ_FILE.match(path.name)
         if not m or not path.is_file():
             continue
         split, a, b, lang = m.groups()
-        if lang not in (a, b):
+        if lang not in (a, b) or not _pair_name_ok(path, a, b, problems):
             continue
-        _check_pair_name(path, a, b)
         found.setdefault((a, b), {}).setdefault(split, {})[lang] = path
-    index: _Index = {}
+    index: CorpusIndex = {}
     for (a, b), by_split in found.items():
         for split, files in by_split.items():
             if len(files) != 2:
                 ((lang, path),) = files.items()
                 other = b if lang == a else a
-                raise DataError(
-                    f"found {path} but not its other side {root / f'{split}.{a}-{b}.{other}'}"
+                _problem(
+                    problems,
+                    f"found {path} but not its other side {root / f'{split}.{a}-{b}.{other}'}",
                 )
+                continue
             index.setdefault((a, b), {})[split] = _AlignedFiles(files)
     return index
 
 
-def _scan_tsv(root: Path) -> _Index:
-    index: _Index = {}
+def _scan_tsv(root: Path, problems: _Problems) -> CorpusIndex:
+    index: CorpusIndex = {}
     for path in sorted(root.iterdir()):
         m = _TSV_FILE.match(path.name)
         if not m or not path.is_file():
             continue
         split, a, b = m.groups()
-        _check_pair_name(path, a, b)
-        index.setdefault((a, b), {})[split] = _TsvFile(path, (a, b))
+        if _pair_name_ok(path, a, b, problems):
+            index.setdefault((a, b), {})[split] = _TsvFile(path, (a, b))
     return index
 
 
-def _scan_ted(root: Path) -> _Index:
-    index: _Index = {}
+def _scan_ted(root: Path, problems: _Problems) -> CorpusIndex:
+    index: CorpusIndex = {}
     for pair_dir in sorted(root.iterdir()):
         m = _TED_DIR.match(pair_dir.name)
         if not m or not pair_dir.is_dir():
             continue
         a, b = m.groups()
-        _check_pair_name(pair_dir, a, b)
+        if not _pair_name_ok(pair_dir, a, b, problems):
+            continue
         by_split: dict[str, dict[str, Path]] = {}
         for path in sorted(pair_dir.iterdir()):
             fm = _TED_FILE.match(path.name)
@@ -236,9 +257,10 @@ def _scan_ted(root: Path) -> _Index:
             if len(files) != 2:
                 ((lang, path),) = files.items()
                 other = b if lang == a else a
-                raise DataError(
-                    f"found {path} but not its other side {path.with_suffix('.' + other)}"
+                _problem(
+                    problems, f"found {path} but not its other side {path.with_suffix('.' + other)}"
                 )
+                continue
             index.setdefault((a, b), {})[split] = _AlignedFiles(files)
     return index
 
@@ -246,7 +268,61 @@ def _scan_ted(root: Path) -> _Index:
 _SCANNERS = {"fairseq": _scan_fairseq, "tsv": _scan_tsv, "ted": _scan_ted}
 
 
-def _expected(fmt: str, src: str, tgt: str, pivot: str, split: str) -> str:
+def scan_corpus(root: Path, fmt: str, problems: list[str] | None = None) -> CorpusIndex:
+    """Find the files of every pair and split under ``root`` in layout ``fmt``, reading none.
+
+    Args:
+        root: the corpus directory (must exist).
+        fmt: one of :data:`catsmt.data.config.FORMATS`.
+        problems: None = raise on the first badly named file; a list = append its message
+            there and go on (``catsmt prepare`` reports them all).
+
+    Returns:
+        (a, b) as the files name the pair -> split -> its :data:`Source`.
+
+    Raises:
+        DataError: a file without its other side, or a pair of one language twice (unless
+            ``problems`` is given).
+    """
+    return _SCANNERS[fmt](root, problems)
+
+
+def other_layouts(root: Path, fmt: str) -> list[str]:
+    """The layouts other than ``fmt`` in which ``root`` holds some corpus files."""
+    found = []
+    for other in _SCANNERS:
+        if other != fmt and _SCANNERS[other](root, []):
+            found.append(other)
+    return found
+
+
+def pivot_hint(pivot: str, index: CorpusIndex) -> str:
+    """What to set when no pair in ``index`` has ``pivot``: the language the pairs share.
+
+    A corpus with two-letter codes (``train.en-be.tsv``) and the default pivot ``eng`` gives
+    ``the files use 'en': set data.pivot=en``. '' when ``index`` is empty.
+    """
+    if not index:
+        return ""
+    pairs = sorted(index)
+    count: dict[str, int] = {}
+    for pair in pairs:
+        for lang in pair:
+            count[lang] = count.get(lang, 0) + 1
+    shared = [lang for lang, n in count.items() if n == len(pairs)]
+    if shared:
+        # both sides of a single pair are shared: take the one that looks like the pivot
+        # (en for eng, de for deu), else the first
+        best = sorted(shared, key=lambda lang: (not pivot.startswith(lang[:2]), lang))[0]
+        return f"the files use '{best}' in every pair: set data.pivot={best}"
+    names = ", ".join("-".join(pair) for pair in pairs)
+    return (
+        f"the pairs found ({names}) share no language: set data.pivot to the language of "
+        f"your pairs with the most data, or data.direction=pairs with data.pairs=[{pairs[0][0]}-{pairs[0][1]}, ...]"
+    )
+
+
+def expected_files(fmt: str, src: str, tgt: str, pivot: str, split: str) -> str:
     """The files that would hold ``split`` of ``src``-``tgt``, for an error message."""
     if fmt == "fairseq":
         return f"{split}.{src}-{tgt}.{src} and {split}.{src}-{tgt}.{tgt} (or the {tgt}-{src} pair)"
@@ -263,8 +339,13 @@ def _expected(fmt: str, src: str, tgt: str, pivot: str, split: str) -> str:
 # The corpus
 
 
-def _task_pairs(cfg: DataConfig, index: _Index, root: Path) -> dict[str, tuple[str, str]]:
-    """Task name -> (src, tgt) from the config and the pairs found on disk."""
+def task_pairs(cfg: DataConfig, index: CorpusIndex, root: Path) -> dict[str, tuple[str, str]]:
+    """Task name -> (src, tgt) from the config and the pairs found on disk.
+
+    Raises:
+        DataError: a listed language or pair without data (naming what was found), the pivot
+            in no pair (with :func:`pivot_hint`), or a malformed ``langs`` / ``pairs``.
+    """
     found_pairs = {frozenset(key) for key in index}
     if cfg.direction == "pairs":
         if cfg.langs:
@@ -293,10 +374,13 @@ def _task_pairs(cfg: DataConfig, index: _Index, root: Path) -> dict[str, tuple[s
     pivot = cfg.pivot
     found = sorted({lang for key in found_pairs if pivot in key for lang in key if lang != pivot})
     if not found:
-        raise DataError(
-            f"no corpus files for pivot '{pivot}' in {root} ({cfg.format} layout); expected files "
-            f"like {_expected(cfg.format, pivot, 'xxx', pivot, 'train')}"
-        )
+        hint = pivot_hint(pivot, index)
+        if not hint:
+            others = other_layouts(root, cfg.format)
+            hint = f"expected files like {expected_files(cfg.format, pivot, 'xxx', pivot, 'train')}"
+            if others:
+                hint += f"; {root} holds files in the {' and '.join(others)} layout: set data.format={others[0]}"
+        raise DataError(f"no corpus files for pivot '{pivot}' in {root} ({cfg.format} layout); {hint}")
     langs = cfg.langs or found
     for lang in langs:
         if lang == pivot:
@@ -338,11 +422,11 @@ def read_corpus(cfg: DataConfig, *, required: tuple[str, ...] = ("train", "valid
     root = Path(cfg.dir)
     if not root.is_dir():
         raise DataError(f"corpus directory {root} does not exist (data.dir)")
-    index = _SCANNERS[cfg.format](root)
-    task_pairs = _task_pairs(cfg, index, root)
+    index = scan_corpus(root, cfg.format)
+    tasks = task_pairs(cfg, index, root)
 
     splits: dict[str, dict[str, tuple[list[str], list[str]]]] = {split: {} for split in SPLITS}
-    for task, (src, tgt) in sorted(task_pairs.items()):
+    for task, (src, tgt) in sorted(tasks.items()):
         for split in SPLITS:
             source = index.get((src, tgt), {}).get(split) or index.get((tgt, src), {}).get(split)
             if source is None:
@@ -350,8 +434,8 @@ def read_corpus(cfg: DataConfig, *, required: tuple[str, ...] = ("train", "valid
                     why = " (needed for training)" if split == "valid" else ""
                     raise DataError(
                         f"language '{task}' has no {split} set{why} in {root}: expected "
-                        f"{_expected(cfg.format, src, tgt, cfg.pivot, split)}"
+                        f"{expected_files(cfg.format, src, tgt, cfg.pivot, split)}"
                     )
                 continue
             splits[split][task] = source.read(src, tgt)
-    return Corpus(tasks=sorted(task_pairs), pairs=dict(sorted(task_pairs.items())), splits=splits)
+    return Corpus(tasks=sorted(tasks), pairs=dict(sorted(tasks.items())), splits=splits)
