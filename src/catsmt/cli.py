@@ -86,25 +86,142 @@ def _load_train_config(args: argparse.Namespace) -> tuple[object, bool]:
         if args.config is not None:  # `catsmt train --resume RUN key=value` parses key=value as CONFIG
             overrides.insert(0, args.config)
         return resume_config(args.resume, overrides), True
-    if args.config is None:
+    overrides, config = list(args.overrides), args.config
+    if config is not None and "=" in config and not Path(config).exists():
+        overrides.insert(0, config)  # `catsmt train data.dir=DIR ...`: no YAML, only overrides
+        config = None
+    if args.data is not None:
+        overrides.insert(0, f"data.dir={args.data}")
+    if config is None and not overrides:
         raise UsageError("train needs a CONFIG file (or --resume RUN)")
-    return _load_config_naming_source(Path(args.config), list(args.overrides)), False
+    if config is None:  # the defaults of `catsmt config` with the overrides on top
+        from catsmt.config import ConfigError, load_config
+
+        try:
+            return load_config(None, overrides), False
+        except ConfigError as e:
+            raise ConfigError(f"command-line override: {e}") from e
+    return _load_config_naming_source(Path(config), overrides), False
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     import signal
 
+    from catsmt.training.distributed import detect
     from catsmt.training.trainer import train
 
+    if args.data is not None and args.resume:
+        raise UsageError("--data with --resume: a run keeps the corpus it started with")
     cfg, resume = _load_train_config(args)
     result = train(cfg, resume=resume)  # type: ignore[arg-type]
-    print(_summary(result))
+    main_rank = detect().is_main  # under torchrun every rank returns here; one of them reports
+    if main_rank:
+        print(_summary(result))
     if result.stopped == "signal":  # not finished: say so, and exit as a killed process would
         name = signal.Signals(result.signum).name if result.signum else "a signal"
-        print(f"catsmt: stopped by {name} after {result.steps} updates; checkpoint saved; "
-              f"continue with: catsmt train --resume {result.run_dir}", file=sys.stderr)
+        if main_rank:
+            print(f"catsmt: stopped by {name} after {result.steps} updates; checkpoint saved; "
+                  f"continue with: catsmt train --resume {result.run_dir}", file=sys.stderr)
         return 128 + (result.signum or signal.SIGTERM)
     return 0 if result.stopped != "non_finite" else 1
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    import shlex
+
+    from catsmt.data.prepare import check_corpus
+
+    out = Path(args.out) if args.out else None
+    if out is not None and out.exists():
+        raise UsageError(f"--out {out} exists; nothing written (choose another name, or delete it first)")
+    pairs = [p.strip() for p in args.pairs.split(",") if p.strip()] if args.pairs else None
+    check = check_corpus(args.dir, fmt=args.format, pivot=args.pivot, direction=args.direction, pairs=pairs)
+    print(check.table())
+    if not check.ok:
+        n = len(check.problems)
+        print(f"catsmt: {n} problem{'s' * (n != 1)} in {args.dir}; fix {'them' if n != 1 else 'it'} "
+              "and run catsmt prepare again", file=sys.stderr)
+        return 1
+    data = check.data_section()
+    words = ["--data", data.pop("dir")]
+    words += [f"data.{k}={','.join(v) if isinstance(v, list) else v}" for k, v in data.items()]
+    print("train with: catsmt train " + " ".join(shlex.quote(w) for w in words) + " [key=value ...]")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(out, "x", encoding="utf-8") as f:  # "x": never over another file
+                f.write(check.starter_config())
+        except FileExistsError:
+            raise UsageError(f"--out {out} exists; nothing written (choose another name, or delete it first)") from None
+        print(f"wrote {out}; train with: catsmt train {shlex.quote(str(out))}")
+    else:
+        print("suggested config (write it with --out CONFIG.yaml):")
+        print(check.starter_config(), end="")
+    return 0
+
+
+def config_reference(sections: Sequence[str] = ()) -> str:
+    """Every config key with its type, default and help text, section by section, read from
+    the section dataclasses (and for ``weighting``, from each method's ``Params``).
+
+    Args:
+        sections: names of the sections to list; empty = all.
+    """
+    import dataclasses
+    import textwrap
+    import typing
+
+    import yaml
+
+    from catsmt.config import Config
+    from catsmt.config_fields import help_text
+    from catsmt.weighting import WEIGHTINGS
+    from catsmt.weighting.config import WeightingConfig
+
+    def value(v: object) -> str:
+        text = yaml.safe_dump(v, default_flow_style=True, width=1_000_000).strip()
+        return text.removesuffix("...").strip()
+
+    def keys(prefix: str, cls: type, instance: object) -> list[str]:
+        hints = typing.get_type_hints(cls)
+        lines = []
+        for f in dataclasses.fields(cls):
+            if hints[f.name] is typing.Any:  # weighting.params: listed per method below
+                continue
+            tp = hints[f.name]
+            name = tp.__name__ if isinstance(tp, type) else str(tp)
+            lines.append(f"  {prefix}{f.name}: {name} = {value(getattr(instance, f.name))}")
+            lines += textwrap.wrap(help_text(f), 96, initial_indent="      ", subsequent_indent="      ")
+        return lines
+
+    out: list[str] = []
+    for section in dataclasses.fields(Config):
+        if sections and section.name not in sections:
+            continue
+        cls = typing.get_type_hints(Config)[section.name]
+        doc = (sys.modules[cls.__module__].__doc__ or "").strip().split("\n")[0].replace("``", "`")
+        out += [f"{section.name}: {doc}", *keys(f"{section.name}.", cls, cls())]
+        if cls is WeightingConfig:
+            for method, wcls in WEIGHTINGS.items():
+                summary = " ".join((wcls.__doc__ or "").strip().split("\n\n")[0].split()).replace("``", "`")
+                out += textwrap.wrap(f"with {section.name}.method={method}: {summary}", 98,
+                                     initial_indent="  ", subsequent_indent="    ")
+                out += ["  " + line for line in keys(f"{section.name}.", wcls.Params, wcls.Params())]
+        out.append("")
+    return "\n".join(out)
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from catsmt.config import Config
+
+    valid = [f.name for f in dataclasses.fields(Config)]
+    unknown = [s for s in args.sections if s not in valid]
+    if unknown:
+        raise UsageError(f"unknown config section '{unknown[0]}'; valid sections: {', '.join(valid)}")
+    print(config_reference(args.sections), end="")
+    return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -411,6 +528,8 @@ def _set_threads(n: int) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import dataclasses
+
     from catsmt.data.recipes import RECIPES
 
     parser = argparse.ArgumentParser(
@@ -422,6 +541,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     data = sub.add_parser("data", help="build benchmark corpora")
+    data.set_defaults(func=lambda args: _print_help(data))  # `catsmt data` alone: its own help
     data_sub = data.add_subparsers(dest="data_command", metavar="ACTION")
     p = data_sub.add_parser("list", help="list the benchmark recipes")
     p.set_defaults(func=cmd_data_list)
@@ -436,11 +556,49 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("methods", help="list the weighting methods and their hyperparameters")
     p.set_defaults(func=cmd_methods)
 
-    p = sub.add_parser("train", help="train a model", description="Train a model: catsmt train CONFIG [key=value ...]")
-    p.add_argument("config", nargs="?", default=None, help="YAML config file")
+    p = sub.add_parser(
+        "train", help="train a model",
+        description="Train a model: catsmt train CONFIG [key=value ...], or without a YAML: "
+        "catsmt train --data DIR [key=value ...] (every other key keeps its default). "
+        "`catsmt config` lists every key with its default and meaning; `catsmt prepare DIR` "
+        "checks a corpus folder and suggests its data.* keys.",
+    )
+    p.add_argument("config", nargs="?", default=None, help="YAML config file (optional with --data or key=value)")
+    p.add_argument("--data", metavar="DIR", default=None, help="corpus folder: the same as data.dir=DIR")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. train.max_steps=500")
     p.add_argument("--resume", metavar="RUN", default=None, help="continue the run in folder RUN")
     p.set_defaults(func=cmd_train)
+
+    from catsmt.config import Config
+    from catsmt.data import config as data_config
+
+    p = sub.add_parser(
+        "prepare",
+        help="check a corpus folder before training and suggest (or write) its config",
+        description="Read every corpus file of DIR as training would and report, all at once: the "
+        "pairs and their sentence pairs per split, the languages, what is unreadable or missing "
+        "(unequal sides, no valid split, a pivot no pair has), and the config that trains on it. "
+        "Layouts: fairseq ({split}.{a}-{b}.{a} and .{b}), tsv ({split}.{a}-{b}.tsv), "
+        "ted ({a}_{b}/ted-{train,dev,test}.orig.{a}); splits train, valid, test. "
+        "Exit code 1 when something would stop training.",
+    )
+    p.add_argument("dir", metavar="DIR", help="the corpus folder")
+    p.add_argument("--format", default=None, choices=list(data_config.FORMATS), help="layout of DIR (default: the one it holds most pairs in)")
+    p.add_argument("--pivot", default=None, help="the language shared by o2m/m2o pairs (default: the language of every pair)")
+    p.add_argument("--direction", default="o2m", choices=list(data_config.DIRECTIONS), help="o2m: pivot -> each language; m2o: each -> pivot; pairs: --pairs (default: o2m)")
+    p.add_argument("--pairs", default=None, metavar="a-b,c-d", help="with --direction pairs: the src-tgt pairs (default: every pair as the files name it)")
+    p.add_argument("--out", default=None, metavar="CONFIG.yaml", help="write a starter config there (never over an existing file)")
+    p.set_defaults(func=cmd_prepare)
+
+    sections = [f.name for f in dataclasses.fields(Config)]
+    p = sub.add_parser(
+        "config",
+        help="list every config key with its default and help, section by section",
+        description="Every key that a YAML config or a key=value override may set, with its type, "
+        "default and meaning; weighting.* lists each method's own hyperparameters.",
+    )
+    p.add_argument("sections", nargs="*", metavar="SECTION", help=f"only these sections: {', '.join(sections)} (default: all)")
+    p.set_defaults(func=cmd_config)
 
     p = sub.add_parser(
         "translate",
@@ -540,6 +698,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_analyze)
 
     return parser
+
+
+def _print_help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
 
 
 def _add_dataclass_options(
