@@ -174,7 +174,8 @@ def evaluate_run(
 
 
 def summary_text(result: dict[str, Any], method: str) -> str:
-    """A Table-2-style text table of one evaluation (BLEU), with chrF and speed lines."""
+    """A Table-2-style text table of one evaluation (BLEU), with chrF, speed and the sacrebleu
+    signatures of both metrics."""
     scores = cast(SplitScores, result)
     table = build_table({method: scores}, baselines=[]).to_text()
     chrf = build_table({method: scores}, baselines=[], metric="chrf").to_text()
@@ -185,4 +186,5 @@ def summary_text(result: dict[str, Any], method: str) -> str:
         f"decoding: {speed['sentences']} sentences, {speed['target_tokens']} target tokens in "
         f"{speed['seconds']:.2f} s ({speed['target_tokens_per_s']:.0f} target tokens/s)\n"
         f"{result['signature']['bleu']}\n"
+        f"{result['signature']['chrf']}\n"
     )
