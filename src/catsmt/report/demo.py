@@ -87,12 +87,32 @@ def build_demo_data(settings: DemoSettings, out: Path) -> Path:
     except DataError as e:
         if settings.data == "synthetic":
             raise
+        # the download's message says how to use a mirror where that is the way out
         raise DataError(
-            f"cannot build {settings.data}: {e}\n"
-            "Without network access, pass --mirror DIR (or set CATSMT_MIRROR) to an offline mirror, "
-            "or run the demo on generated data: catsmt demo --data synthetic (from a checkout: .venv/bin/catsmt demo --data synthetic)"
+            f"cannot build {settings.data}: {e}; or run the demo on generated data, with no "
+            f"download: {catsmt_command()} demo --data synthetic"
         ) from e
     return data_dir
+
+
+def catsmt_command() -> str:
+    """How to start this catsmt from the current folder: ``catsmt`` when that name on PATH is
+    this installation's script, else the script's path (``.venv/bin/catsmt`` in a checkout whose
+    virtual environment is not activated, as under ``make demo``), else ``python -m catsmt``."""
+    import os
+    import shutil
+    import sys
+
+    script = Path(sys.executable).parent / "catsmt"  # the venv's bin/, not the interpreter it links to
+    if not script.is_file():
+        return f"{sys.executable} -m catsmt"
+    on_path = shutil.which("catsmt")
+    if on_path and os.path.samefile(on_path, script):
+        return "catsmt"
+    try:
+        return str(script.absolute().relative_to(Path.cwd()))
+    except ValueError:  # outside the current folder: the whole path
+        return str(script.absolute())
 
 
 def run_demo(settings: DemoSettings, command: str = "catsmt demo") -> CompareResult:
