@@ -80,8 +80,13 @@ def _load_config_naming_source(path: Path, overrides: list[str]) -> object:
 
 def _load_train_config(args: argparse.Namespace) -> tuple[object, bool]:
     if args.resume:
-        from catsmt.run.folder import resume_config
+        from catsmt.run.folder import RunFolder, resume_config
 
+        folder = RunFolder(Path(args.resume))
+        if not folder.path.is_dir():
+            raise UsageError(f"--resume {folder.path}: no such run folder")
+        if not folder.config.exists() and not folder.checkpoints.is_dir():
+            raise UsageError(f"--resume {folder.path}: no config.yaml there (is it a catsmt run folder?)")
         overrides = list(args.overrides)
         if args.config is not None:  # `catsmt train --resume RUN key=value` parses key=value as CONFIG
             overrides.insert(0, args.config)
