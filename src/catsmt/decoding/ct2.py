@@ -5,13 +5,12 @@ SentencePiece encoding, language tags, cutting to ``max_positions`` and detokeni
 only the search runs in CTranslate2, with the decoder started from the target tag (a
 one-token target prefix), ``<pad>`` never generated, and each sentence's length limit
 ``min(max_len_a * len + max_len_b, max_positions - 1)`` as catsmt's search has it.
-Greedy search gives catsmt's output (tests/decoding/test_ct2.py); beam search differs in
-its stopping rule (CTranslate2 stops a sentence once ``beam`` hypotheses are finished).
+Greedy search gives catsmt's output (tests/decoding/test_ct2.py); beam search may differ
+on a few sentences, as the two stop and rank finished hypotheses by their own rules.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -96,32 +95,37 @@ class CT2Translator:
         return find_task(self.info.languages, src_lang, tgt_lang)
 
     def search(self, sources: list[list[int]], bos: int, decode: DecodeConfig) -> list[list[int]]:
-        """Output ids of ``sources`` (ids, tag and ``</s>`` included), decoded from tag ``bos``."""
+        """Output ids of ``sources`` (ids, tag and ``</s>`` included), decoded from tag ``bos``.
+
+        One CTranslate2 call decodes every sentence up to the longest limit, and each output is
+        cut to its own limit: exactly catsmt's greedy output (a greedy prefix does not depend on
+        how long decoding may go on); with a beam, a sentence that reaches its limit may end
+        otherwise than catsmt's, which forces ``</s>`` there.
+        """
+        if not sources:
+            return []
         vocab = self.info.languages.vocab
         longest = self.info.model.max_positions - 1  # the decoder input holds the tag, then the output
-        by_limit: dict[int, list[int]] = defaultdict(list)
-        for i, s in enumerate(sources):
-            by_limit[min(int(decode.max_len_a * len(s) + decode.max_len_b), longest)].append(i)
-        out: list[list[int]] = [[] for _ in sources]
+        limits = [min(int(decode.max_len_a * len(s) + decode.max_len_b), longest) for s in sources]
         tag = self._pieces[bos]
-        for limit, indices in by_limit.items():
-            results = self.engine.translate_batch(
-                [[self._pieces[t] for t in sources[i]] for i in indices],
-                target_prefix=[[tag] for _ in indices],
-                max_batch_size=decode.batch_tokens,
-                batch_type="tokens",
-                beam_size=decode.beam,
-                length_penalty=decode.lenpen,
-                max_input_length=0,
-                max_decoding_length=limit,  # output tokens after the prefix, as catsmt counts them
-                min_decoding_length=0,
-                suppress_sequences=[[self._pieces[vocab.pad_id]]],
-            )
-            for i, result in zip(indices, results, strict=True):
-                tokens = result.hypotheses[0]
-                if tokens and tokens[0] == tag:
-                    tokens = tokens[1:]
-                out[i] = [self._ids[t] for t in tokens]
+        results = self.engine.translate_batch(
+            [[self._pieces[t] for t in s] for s in sources],
+            target_prefix=[[tag] for _ in sources],
+            max_batch_size=decode.batch_tokens,
+            batch_type="tokens",
+            beam_size=decode.beam,
+            length_penalty=decode.lenpen,
+            max_input_length=0,
+            max_decoding_length=max(limits),  # output tokens after the prefix, as catsmt counts them
+            min_decoding_length=0,
+            suppress_sequences=[[self._pieces[vocab.pad_id]]],
+        )
+        out: list[list[int]] = []
+        for limit, result in zip(limits, results, strict=True):
+            tokens = result.hypotheses[0]
+            if tokens and tokens[0] == tag:
+                tokens = tokens[1:]
+            out.append([self._ids[t] for t in tokens[:limit]])
         return out
 
     def _translate(self, sentences: Sequence[str], lang: str, decode: DecodeConfig, first_line: int = 1) -> list[str]:
