@@ -671,7 +671,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="train several methods with the same budget, evaluate, write a report")
     p.add_argument("config", help="shared YAML config (the budget: train.max_steps)")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="overrides shared by every run")
-    p.add_argument("--methods", default="t1,t5,tinf,cats", help="comma-separated: t1,t5,tinf,cats,gradnorm,multidds,pcgrad,gradvac,mgda; NAME+key=value sets a hyperparameter (cats+alpha_lr=0.2)")
+    p.add_argument("--methods", default="t1,t5,tinf,cats", help="comma-separated: t1, t5, tinf or any method of `catsmt methods`; NAME+key=value sets a hyperparameter (cats+alpha_lr=0.2)")
     p.add_argument("--seeds", default="1", help="comma-separated training seeds")
     p.add_argument("--out", required=True, help="report folder (runs/, results.csv/json, report.md/html)")
     p.add_argument("--beam", type=int, default=5, help="beam size of the test evaluation")
