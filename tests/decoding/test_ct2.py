@@ -60,6 +60,22 @@ def test_ct2_greedy_output_is_catsmts(run: Path, ct2_folder: Path) -> None:
         engine.translate("x", src_lang="syna", tgt_lang="eng")
 
 
+def test_catsmt_translate_runs_a_ct2_folder(
+    run: Path, ct2_folder: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from catsmt.cli import main
+
+    lines = held_out_sources(run, 5)["synb"]
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO("".join(f"{x}\n" for x in lines).encode()), encoding="utf-8"))
+    capsys.readouterr()
+    args = ["translate", str(ct2_folder), "--src-lang", "synb", "--tgt-lang", "eng", "--beam", "1", "--threads", "1", "--device", "cpu"]
+    assert main(args) == 0
+    expected = load_model(run).translate(lines, src_lang="synb", tgt_lang="eng", beam=1)
+    assert capsys.readouterr().out.splitlines() == expected
+
+
 def test_a_ct2_folder_is_not_read_as_safetensors(ct2_folder: Path) -> None:
     with pytest.raises(ModelFolderError, match="holds ctranslate2 weights, not safetensors"):
         load_translation_model(ct2_folder)

@@ -94,7 +94,8 @@ def test_export_writes_weights_vocabulary_and_a_description(run: Path, tmp_path:
     assert meta["model"] == state["config"]["model"] == to_dict(info.model)
     assert meta["decode"] == state["config"]["decode"]
     assert meta["step"] == state["step"] == 90
-    assert meta["source"]["checkpoints"] == [str((run / "checkpoints" / "best.pt").absolute())]
+    best = (run / "checkpoints" / "best.pt").resolve()
+    assert best.name == "step-0000090.pt" and meta["source"]["checkpoints"] == [str(best)]
     assert meta["source"]["run"] == str(run.resolve()) and meta["source"]["average_last"] == 0
     tag = meta["languages"]["tasks"]["syna"]["target_tag_id"]
     assert meta["languages"] == {

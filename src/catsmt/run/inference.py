@@ -404,7 +404,7 @@ def load_translation_model(
     run = root if root.is_dir() else kept[-1] if sources[-1].parent.name == "checkpoints" else None
     origin = {
         "run": None if run is None else str(run.resolve()),
-        "checkpoints": [str(p.absolute()) for p in sources],
+        "checkpoints": [str(p.resolve()) for p in sources],  # best.pt moves on: name its step file
         "average_last": average_last,
     }
     return TranslationModel(model, languages, cfg.decode, sources, int(newest.get("step", -1)), origin)
