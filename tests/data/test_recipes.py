@@ -361,3 +361,31 @@ def test_tatoeba_ted8_caps_training_only_and_keeps_the_held_out_sets(tatoeba, tm
         n = min(len(ted8[lang]["train"]), len(related[lang]["train"]))  # ukr: 5,000 here, 2,500 there
         assert ted8[lang]["train"][:n] == related[lang]["train"][:n]
     assert min(sizes[h] for h in ("tur", "rus", "por", "ces")) / max(sizes[lo] for lo in ("aze", "bel")) > 20
+
+
+def test_a_build_killed_while_writing_is_built_again_without_overwrite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Killed half-way through writing its files (no stats.json yet), the same `data get` runs
+    again as if the folder were new; another recipe is still refused there."""
+    from catsmt.data import recipes
+
+    clean, out = tmp_path / "clean", tmp_path / "out"
+    build("synthetic", clean, sizes=[50, 20], valid=5, test=5)
+    real, calls = recipes.write_atomic, [0]
+
+    def dies_on_the_fourth(path: object, content: object) -> None:
+        calls[0] += 1
+        if calls[0] == 4:
+            raise KeyboardInterrupt  # what a kill leaves: three files written, the rest not
+        real(path, content)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(recipes, "write_atomic", dies_on_the_fourth)
+    with pytest.raises(KeyboardInterrupt):
+        build("synthetic", out, sizes=[50, 20], valid=5, test=5)
+    monkeypatch.undo()
+    assert not (out / "stats.json").exists() and (out / ".catsmt-building").exists()
+    with pytest.raises(DataError, match="not empty and is a 'synthetic' build"):
+        build("tatoeba-related", out)
+    build("synthetic", out, sizes=[50, 20], valid=5, test=5)
+    files = sorted(p.name for p in clean.iterdir() if p.is_file())
+    assert sorted(p.name for p in out.iterdir() if p.is_file()) == files
+    assert all((out / f).read_bytes() == (clean / f).read_bytes() for f in files if f != "stats.json")

@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 PIVOT = "eng"
 DOWNLOADS_DIR = ".downloads"
 STATS_FILE = "stats.json"
+BUILDING_FILE = ".catsmt-building"  # present while a build writes its files
 LAYOUT = (
     "{split}.eng-{x}.eng + {split}.eng-{x}.{x} (eng->x) and "
     "{split}.{x}-eng.{x} + {split}.{x}-eng.eng (x->eng), the same pairs in both"
@@ -685,6 +686,9 @@ def _check_out(out: Path, name: str, overwrite: bool) -> None:
     previous = None
     with contextlib.suppress(OSError, ValueError, AttributeError):
         previous = json.loads((out / STATS_FILE).read_text(encoding="utf-8")).get("recipe")
+    if previous is None:  # a build of the same recipe that was killed: built again, from its downloads
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            previous = json.loads((out / BUILDING_FILE).read_text(encoding="utf-8")).get("recipe")
     if previous != name:
         what = (
             f"a '{previous}' build" if previous else f"not a catsmt build (no valid {STATS_FILE})"
@@ -697,8 +701,11 @@ def _check_out(out: Path, name: str, overwrite: bool) -> None:
 
 def _write(out: Path, data: LangSplits, stats: dict[str, Any]) -> None:
     """Write the corpus files, remove stale ones, then ``stats.json`` (last, so that a directory
-    with a ``stats.json`` holds a complete build)."""
+    with a ``stats.json`` holds a complete build). While the files are written,
+    ``.catsmt-building`` names the recipe: a build killed half-way is recognised as one, and
+    the same ``data get`` builds it again without ``--overwrite``."""
     out.mkdir(parents=True, exist_ok=True)
+    write_atomic(out / BUILDING_FILE, json.dumps({"recipe": stats["recipe"]}) + "\n")
     (out / STATS_FILE).unlink(missing_ok=True)
     written: set[str] = set()
     for lang, splits in data.items():
@@ -718,6 +725,7 @@ def _write(out: Path, data: LangSplits, stats: dict[str, Any]) -> None:
         if FAIRSEQ_FILE.match(path.name) and path.name not in written and path.is_file():
             path.unlink()
     write_atomic(out / STATS_FILE, json.dumps(stats, indent=2, ensure_ascii=False) + "\n")
+    (out / BUILDING_FILE).unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -728,6 +736,8 @@ OPUS_URL = (
     "https://raw.githubusercontent.com/Helsinki-NLP/OPUS-MT-testsets/"
     "ac0f19c0be3cb4e0d9450fcb2d7a9847c4bdd180/"
 )
+
+
 def _read_checksums(name: str) -> dict[str, str]:
     """``path -> sha256`` from a tab-separated table shipped beside this module."""
     text = (Path(__file__).parent / name).read_text(encoding="utf-8")
