@@ -254,3 +254,28 @@ def test_kept_vocabulary_that_does_not_fit_is_refused(run: Path, tmp_path: Path)
     (run2 / RUN_LANGUAGES_FILE).write_text(json.dumps(raw))
     with pytest.raises(ModelFolderError, match=r"languages.tasks.syna: target tag <2eng> has id \d+"):
         load_translation_model(run2)
+
+
+def test_the_trainer_keeps_the_vocabulary_beside_the_run(tmp_path: Path) -> None:
+    """A run trained now translates with its corpus deleted: the trainer writes
+    RUN/sentencepiece.model and RUN/languages.json."""
+    import shutil as _shutil
+
+    import catsmt
+
+    from catsmt.config import load_config
+    from catsmt.data.recipes import build
+    from catsmt.run.folder import RunFolder
+    from catsmt.training.trainer import train
+
+    data, run = tmp_path / "corpus", tmp_path / "run"
+    build("synthetic", data, sizes=[200, 60], valid=10, test=10)
+    train(load_config(None, [f"data.dir={data}", "data.vocab_size=120", "data.max_tokens=384", "model.preset=tiny",
+                             "model.layers=1", "model.dim=32", "model.ffn_dim=64", f"train.run_dir={run}",
+                             "train.device=cpu", "train.max_steps=2", "train.valid_every=2", "train.progress=false",
+                             "train.tensorboard=false"]))
+    folder = RunFolder(run)
+    assert folder.vocab.is_file() and folder.languages.is_file()
+    before = catsmt.load_model(run).translate(["a b c"], src_lang="eng", tgt_lang="syna")
+    _shutil.rmtree(data)
+    assert catsmt.load_model(run).translate(["a b c"], src_lang="eng", tgt_lang="syna") == before

@@ -74,6 +74,20 @@ class RunFolder:
     def lock_file(self) -> Path:
         return self.path / ".lock"
 
+    @property
+    def vocab(self) -> Path:
+        """The run's SentencePiece model (:mod:`catsmt.run.model_folder` writes it)."""
+        from catsmt.run.model_folder import VOCAB_FILE
+
+        return self.path / VOCAB_FILE
+
+    @property
+    def languages(self) -> Path:
+        """The run's tasks and vocabulary ids, written after :attr:`vocab` (the commit point)."""
+        from catsmt.run.model_folder import RUN_LANGUAGES_FILE
+
+        return self.path / RUN_LANGUAGES_FILE
+
     # -- before a run ---------------------------------------------------------------------
     def check(self, resume: bool) -> None:
         """Refuse a start into a non-empty folder, a resume of a missing one, or a folder

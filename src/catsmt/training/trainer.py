@@ -37,6 +37,7 @@ from catsmt.run.checkpoint import CheckpointError, CheckpointManager
 from catsmt.run.device import autocast_factory, resolve_device
 from catsmt.run.folder import RunDirError, RunFolder, check_resume_changes
 from catsmt.run.metrics import MetricsLogger
+from catsmt.run.model_folder import Languages, save_run_languages
 from catsmt.run.state import TrainingState, read_training_state
 from catsmt.training import distributed
 from catsmt.training.rng import rng_state, seed_everything, set_rng_state
@@ -265,6 +266,8 @@ class Recipe:
             if not self.resume:
                 stack.enter_context(self.folder.lock())
             self.folder.create(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+            if not self.folder.languages.exists():  # the vocabulary beside the checkpoints: a
+                save_run_languages(self.folder.path, Languages.of(data))  # model loads without its corpus
         self.autocast = autocast_factory(cfg.train.precision, device)
         self.ctx = StepContext(
             model=_setup_compile(cfg, distributed.wrap(model, device)), params=self.params,
