@@ -262,7 +262,6 @@ def test_the_trainer_keeps_the_vocabulary_beside_the_run(tmp_path: Path) -> None
     import shutil as _shutil
 
     import catsmt
-
     from catsmt.config import load_config
     from catsmt.data.recipes import build
     from catsmt.run.folder import RunFolder
