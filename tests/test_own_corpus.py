@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -51,21 +52,40 @@ def write_user_corpus(folder: Path, scratch: Path) -> None:
 
 def test_readme_prepare_then_train_on_a_two_letter_tsv_corpus(tmp_path: Path) -> None:
     commands = readme_commands()
-    assert [c[:2] for c in commands] == [["catsmt", "prepare"], ["catsmt", "train"]], commands
+    steps = [["catsmt", "prepare"], ["catsmt", "train"], ["catsmt", "export"], ["catsmt", "translate"]]
+    assert [c[:2] for c in commands] == steps, commands
     corpus = tmp_path / commands[0][2]  # the folder the README names (my-corpus)
     write_user_corpus(corpus, tmp_path / "scratch")
 
+    sentences = (tmp_path / "scratch" / "test.eng-syna.eng").read_text(encoding="utf-8").splitlines()[:5]
     outputs = []
     for command in commands:
         extra = TINY if command[1] == "train" else []
+        args, stdin, stdout = list(command[1:]), None, None
+        if "<" in args:  # `< sentences.en > sentences.be`: the shell's redirections
+            stdin, stdout = args[args.index("<") + 1], args[args.index(">") + 1]
+            args = args[: args.index("<")]
+            (tmp_path / stdin).write_text("\n".join(sentences) + "\n", encoding="utf-8")
+        if command[1] == "translate":  # from the exported folder alone: corpus and run deleted
+            run = tmp_path / load_config(tmp_path / commands[0][commands[0].index("--out") + 1]).train.run_dir
+            assert (run / "checkpoints" / "best.pt").is_file() and (run / "config.yaml").is_file()
+            events = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+            valid_events = {(e["step"], e["lang"]) for e in events if e["event"] == "valid" and "nll" in e}
+            shutil.rmtree(corpus)
+            shutil.rmtree(tmp_path / "runs")
         done = subprocess.run(
-            [sys.executable, "-m", "catsmt", *command[1:], *extra],
-            cwd=tmp_path, capture_output=True, text=True, timeout=300,
+            [sys.executable, "-m", "catsmt", *args, *extra], cwd=tmp_path, capture_output=True, text=True,
+            timeout=300, stdin=open(tmp_path / stdin, encoding="utf-8") if stdin else None,  # noqa: SIM115
         )
         assert done.returncode == 0, f"{shlex.join(command)}:\n{done.stdout}\n{done.stderr}"
         outputs.append(done.stdout)
+        if stdout:
+            (tmp_path / stdout).write_text(done.stdout, encoding="utf-8")
+    translated = (tmp_path / commands[3][-1]).read_text(encoding="utf-8").splitlines()
+    assert len(translated) == len(sentences) and any(translated)
+    assert sorted(p.name for p in (tmp_path / commands[2][3]).iterdir()) == ["catsmt.json", "model.safetensors", "sentencepiece.model"]
 
-    prepared, trained = outputs
+    prepared, trained = outputs[:2]
     assert "(tsv layout): 2 pairs, languages: be, en, ru" in prepared
     rows = [line.split() for line in prepared.splitlines() if line.startswith("en-")]
     assert rows == [["en-be", "300", "30", "30"], ["en-ru", "100", "30", "30"]]
@@ -73,10 +93,6 @@ def test_readme_prepare_then_train_on_a_two_letter_tsv_corpus(tmp_path: Path) ->
     cfg = load_config(config)
     assert (cfg.data.format, cfg.data.pivot, cfg.data.direction) == ("tsv", "en", "o2m")
 
-    run = tmp_path / cfg.train.run_dir
     assert f"run: {cfg.train.run_dir}  (max_steps after 6 updates" in trained
     assert "valid nll be:" in trained and "valid nll ru:" in trained
-    assert (run / "checkpoints" / "best.pt").is_file() and (run / "config.yaml").is_file()
-    events = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    valid = {(e["step"], e["lang"]) for e in events if e["event"] == "valid" and "nll" in e}
-    assert valid == {(step, lang) for step in (3, 6) for lang in ("be", "ru")}  # the user's own codes
+    assert valid_events == {(step, lang) for step in (3, 6) for lang in ("be", "ru")}  # the user's own codes
