@@ -53,3 +53,17 @@ def test_loss_metrics_do_not_decode(synthetic_dir: Path, tmp_path: Path) -> None
 def test_inconsistent_settings_are_refused_at_load(overrides: list[str], message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         load_config(None, ["train.valid_every=10", *overrides])
+
+
+def test_the_bleu_curve_is_in_tensorboard(synthetic_dir: Path, tmp_path: Path) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = tmp_path / "run"
+    train(tiny_config(synthetic_dir, run, *SETTINGS, "train.tensorboard=true"))
+    events = EventAccumulator(str(run / "tb"))
+    events.Reload()
+    curve = events.Scalars("valid/syna/bleu")
+    assert [e.step for e in curve] == [10, 20, 30]
+    logged = [e for e in read_metrics(run / "metrics.jsonl") if e["event"] == "valid" and e["lang"] == "syna"]
+    assert [e.value for e in curve] == pytest.approx([e["bleu"] for e in logged])
+    assert [e.step for e in events.Scalars("valid/syna/chrf")] == [10, 20, 30]
