@@ -11,20 +11,16 @@ on a few sentences, as the two stop and rank finished hypotheses by their own ru
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from catsmt.decoding.config import DecodeConfig
 from catsmt.decoding.text import (
-    STREAM_CHUNK,
-    check_lines,
-    find_task,
-    stream_in_chunks,
     translate_text,
-    with_overrides,
 )
+from catsmt.decoding.translator import TranslatorBase
 from catsmt.run.ct2 import import_ctranslate2
-from catsmt.run.model_folder import VOCAB_FILE, ModelInfo
+from catsmt.run.model_folder import VOCAB_FILE, Languages, ModelInfo
 
 
 def _device(name: str) -> tuple[str, int]:
@@ -40,7 +36,7 @@ def _device(name: str) -> tuple[str, int]:
     raise ValueError(f"unknown device '{name}'; use auto, cpu, cuda or cuda:N")
 
 
-class CT2Translator:
+class CT2Translator(TranslatorBase):
     """A CTranslate2 model folder that translates like :class:`~catsmt.decoding.translator.Translator`.
 
     Args:
@@ -72,10 +68,8 @@ class CT2Translator:
         self._ids = {piece: i for i, piece in enumerate(self._pieces)}
 
     @property
-    def pairs(self) -> list[tuple[str, str]]:
-        """The ``(source, target)`` language pairs this model translates."""
-        languages = self.info.languages
-        return [languages.pair(lang) for lang in languages.langs]
+    def languages(self) -> Languages:
+        return self.info.languages
 
     @property
     def decode(self) -> DecodeConfig:
@@ -89,10 +83,6 @@ class CT2Translator:
     @property
     def description(self) -> str:
         return str(self.path / "model.bin")
-
-    def task(self, src_lang: str, tgt_lang: str) -> str:
-        """The task that translates ``src_lang`` into ``tgt_lang`` (DataError if none)."""
-        return find_task(self.info.languages, src_lang, tgt_lang)
 
     def search(self, sources: list[list[int]], bos: int, decode: DecodeConfig) -> list[list[int]]:
         """Output ids of ``sources`` (ids, tag and ``</s>`` included), decoded from tag ``bos``.
@@ -135,42 +125,3 @@ class CT2Translator:
         return translate_text(
             self.info.languages, sentences, lang, search, self.info.model.max_positions, first_line
         )
-
-    def translate(
-        self,
-        lines: Sequence[str],
-        *,
-        src_lang: str,
-        tgt_lang: str,
-        beam: int | None = None,
-        batch_tokens: int | None = None,
-    ) -> list[str]:
-        """As :meth:`catsmt.decoding.translator.Translator.translate`."""
-        sentences = check_lines(lines)
-        lang = self.task(src_lang, tgt_lang)
-        return self._translate(sentences, lang, with_overrides(self.decode, beam=beam, batch_tokens=batch_tokens))
-
-    def translate_stream(
-        self,
-        lines: Iterable[str],
-        *,
-        src_lang: str,
-        tgt_lang: str,
-        beam: int | None = None,
-        batch_tokens: int | None = None,
-        chunk: int = STREAM_CHUNK,
-    ) -> Iterator[str]:
-        """As :meth:`catsmt.decoding.translator.Translator.translate_stream`."""
-        if isinstance(lines, str):
-            check_lines(lines)
-        lang = self.task(src_lang, tgt_lang)
-        decode = with_overrides(self.decode, beam=beam, batch_tokens=batch_tokens)
-
-        def translate(batch: list[str], first_line: int) -> list[str]:
-            return self._translate(batch, lang, decode, first_line)
-
-        return stream_in_chunks(translate, lines, chunk)
-
-    def __repr__(self) -> str:
-        pairs = ", ".join(f"{s}-{t}" for s, t in self.pairs)
-        return f"CT2Translator({pairs}; step {self.step}; {self.path})"

@@ -40,40 +40,42 @@ def language_pairs(languages: Languages) -> list[tuple[str, str]]:
     return [languages.pair(lang) for lang in languages.langs]
 
 
-class Translator:
-    """A trained model that turns sentences into translations (what :func:`load_model` gives).
-
-    Args:
-        loaded: the model and its vocabulary, from
-            :func:`~catsmt.run.inference.load_translation_model`.
-
-    Attributes:
-        loaded: that model: ``.model`` (the Transformer), ``.languages``, ``.decode``,
-            ``.step``, ``.sources``.
+class TranslatorBase:
+    """The text-in, text-out methods every loaded model offers (:class:`Translator`, and
+    :class:`~catsmt.decoding.ct2.CT2Translator` for a CTranslate2 folder). A subclass gives
+    :attr:`languages`, :attr:`decode`, :attr:`step`, :attr:`description` and
+    :meth:`_translate` (its engine); the checks, the pair lookup and the chunking are here.
     """
 
-    def __init__(self, loaded: TranslationModel) -> None:
-        self.loaded = loaded
-
     @property
-    def pairs(self) -> list[tuple[str, str]]:
-        """The ``(source, target)`` language pairs this model translates."""
-        return language_pairs(self.loaded.languages)
+    def languages(self) -> Languages:
+        """The tasks, their tags and the vocabulary."""
+        raise NotImplementedError
 
     @property
     def decode(self) -> DecodeConfig:
         """The decoding defaults (beam size, length penalty and limits, batch size)."""
-        return self.loaded.decode
+        raise NotImplementedError
 
     @property
     def step(self) -> int:
         """The training step of the weights."""
-        return self.loaded.step
+        raise NotImplementedError
 
     @property
     def description(self) -> str:
         """Where the weights were read from."""
-        return self.loaded.description
+        raise NotImplementedError
+
+    def _translate(self, sentences: Sequence[str], lang: str, decode: DecodeConfig, first_line: int = 1) -> list[str]:
+        """Translations of checked ``sentences`` of task ``lang`` (``first_line``: the number
+        of the first, for warnings)."""
+        raise NotImplementedError
+
+    @property
+    def pairs(self) -> list[tuple[str, str]]:
+        """The ``(source, target)`` language pairs this model translates."""
+        return language_pairs(self.languages)
 
     def task(self, src_lang: str, tgt_lang: str) -> str:
         """The task that translates ``src_lang`` into ``tgt_lang``.
@@ -81,7 +83,7 @@ class Translator:
         Raises:
             DataError: the model does not translate that pair (the message lists those it does).
         """
-        return find_task(self.loaded.languages, src_lang, tgt_lang)
+        return find_task(self.languages, src_lang, tgt_lang)
 
     def translate(
         self,
@@ -111,8 +113,7 @@ class Translator:
         """
         sentences = check_lines(lines)
         lang = self.task(src_lang, tgt_lang)
-        decode = with_overrides(self.decode, beam=beam, batch_tokens=batch_tokens)
-        return translate_lines(self.loaded, sentences, lang, decode)
+        return self._translate(sentences, lang, with_overrides(self.decode, beam=beam, batch_tokens=batch_tokens))
 
     def translate_stream(
         self,
@@ -133,13 +134,48 @@ class Translator:
         decode = with_overrides(self.decode, beam=beam, batch_tokens=batch_tokens)
 
         def translate(batch: list[str], first_line: int) -> list[str]:
-            return translate_lines(self.loaded, batch, lang, decode, first_line=first_line)
+            return self._translate(batch, lang, decode, first_line)
 
         return stream_in_chunks(translate, lines, chunk)
 
     def __repr__(self) -> str:
         pairs = ", ".join(f"{s}-{t}" for s, t in self.pairs)
-        return f"Translator({pairs}; step {self.step}; {self.description})"
+        return f"{type(self).__name__}({pairs}; step {self.step}; {self.description})"
+
+
+class Translator(TranslatorBase):
+    """A trained model that turns sentences into translations (what :func:`load_model` gives).
+
+    Args:
+        loaded: the model and its vocabulary, from
+            :func:`~catsmt.run.inference.load_translation_model`.
+
+    Attributes:
+        loaded: that model: ``.model`` (the Transformer), ``.languages``, ``.decode``,
+            ``.step``, ``.sources``.
+    """
+
+    def __init__(self, loaded: TranslationModel) -> None:
+        self.loaded = loaded
+
+    @property
+    def languages(self) -> Languages:
+        return self.loaded.languages
+
+    @property
+    def decode(self) -> DecodeConfig:
+        return self.loaded.decode
+
+    @property
+    def step(self) -> int:
+        return self.loaded.step
+
+    @property
+    def description(self) -> str:
+        return self.loaded.description
+
+    def _translate(self, sentences: Sequence[str], lang: str, decode: DecodeConfig, first_line: int = 1) -> list[str]:
+        return translate_lines(self.loaded, sentences, lang, decode, first_line=first_line)
 
 
 def load_model(
