@@ -260,3 +260,12 @@ def test_unrelated_files_are_ignored(tmp_path):
     write(tmp_path / "train.eng-aaa.eng.bin", b"\x00\xff")
     write(tmp_path / "dict.aaa.txt", ["x 1"])
     assert read_corpus(cfg(tmp_path)).tasks == ["aaa"]
+
+
+def test_every_configurable_layout_has_a_scanner_and_the_other_way_round() -> None:
+    """data.format's choices (config) and the layouts the reader knows (corpus) are two lists;
+    this keeps them the same until one is derived from the other."""
+    from catsmt.data import corpus
+    from catsmt.data.config import FORMATS
+
+    assert set(corpus._SCANNERS) == set(FORMATS)
