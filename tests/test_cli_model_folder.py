@@ -6,7 +6,6 @@ Most commands run in this process through ``catsmt.cli.main``; one test starts t
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import subprocess
@@ -21,6 +20,7 @@ from catsmt.evaluation.scores import score_language
 
 from .run.test_inference import BRIEF, trained_run
 from .run.test_model_folder import held_out_sources, private_checkpoint, snapshot
+from .test_cli import catsmt
 
 CATSMT = str(Path(sys.executable).with_name("catsmt"))
 
@@ -35,17 +35,6 @@ def exported(run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("exported") / "model"
     assert main(["export", str(run), str(out)]) == 0
     return out
-
-
-def catsmt(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, args: list[str], stdin: bytes = b""
-) -> tuple[int, str, str]:
-    """Run ``catsmt ARGS < stdin`` in this process; returns (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8"))
-    capsys.readouterr()
-    code = main(args)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_export_and_translate_from_the_folder_as_from_the_run(
