@@ -16,7 +16,13 @@ import torch
 from catsmt.data.batch import Batch
 from catsmt.data.binarize import TaskArrays, TokenArray
 from catsmt.data.errors import DataError
-from catsmt.data.sampler import BatchSampler, length_batches, split_evenly
+from catsmt.data.sampler import (
+    BatchSampler,
+    LengthBucketing,
+    Packing,
+    length_batches,
+    split_evenly,
+)
 from catsmt.weighting.base import temperature_probs
 
 EOS, PAD, BASE = 3, 0, 10
@@ -312,3 +318,66 @@ def test_packed_parts_hold_the_same_pairs_as_one_packed_part(tasks):
             mine = [packed_ids(p) for p in b.parts if p.lang == lang]
             assert sorted(sum(mine, [])) == sorted(packed_ids(a.parts[a.langs.index(lang)]))
             assert all(pair_costs(tasks[lang], m) >= 1000 for m in mine)
+
+
+# -- the two strategies ------------------------------------------------------------------
+def test_packing_never_computes_the_hilbert_curve(tasks, monkeypatch):
+    import catsmt.data.sampler as sampler_module
+
+    calls = []
+    real = sampler_module.hilbert_index
+    monkeypatch.setattr(sampler_module, "hilbert_index", lambda x, y: calls.append(1) or real(x, y))
+    packed = sampler(tasks, max_tokens=1024, pack_len=64)
+    assert isinstance(packed.strategy, Packing) and packed.pack_len == 64
+    for _ in range(300):  # crosses epochs of ccc
+        packed.next_batch()
+    assert calls == []
+    bucketed = sampler(tasks, max_tokens=1024)
+    assert isinstance(bucketed.strategy, LengthBucketing) and bucketed.pack_len == 0
+    assert len(calls) == len(SIZES)  # once per language, when built
+
+
+@pytest.mark.parametrize(
+    "saved, loaded, match",
+    [
+        (64, 0, "packs rows of pack_len=64, this one buckets by length"),
+        (0, 64, "buckets by length .*, this one packs rows of pack_len=64"),
+        (64, 128, "pack_len=64, this one packs rows of pack_len=128"),
+    ],
+)
+def test_state_of_the_other_strategy_is_refused(tasks, saved, loaded, match):
+    state = sampler(tasks, max_tokens=1024, pack_len=saved).state_dict()
+    assert state["pack_len"] == saved
+    with pytest.raises(DataError, match=match):
+        sampler(tasks, max_tokens=1024, pack_len=loaded).load_state_dict(state)
+
+
+@pytest.mark.parametrize("pack_len", [0, 64])
+def test_state_without_pack_len_is_accepted(tasks, pack_len):
+    run = sampler(tasks, seed=4, max_tokens=1024, pack_len=pack_len)
+    for _ in range(10):
+        run.next_batch()
+    old = {k: v for k, v in run.state_dict().items() if k != "pack_len"}  # as written before
+    fresh = sampler(tasks, seed=4, max_tokens=1024, pack_len=pack_len)
+    fresh.load_state_dict(old)
+    assert all(same(run.next_batch(), fresh.next_batch()) for _ in range(10))
+
+
+class Int32Costs(TaskArrays):
+    """A task whose costs come as int32 (as TaskArrays may give them to save memory)."""
+
+    @property
+    def costs(self) -> np.ndarray:
+        return super().costs.astype(np.int32)
+
+
+@pytest.mark.parametrize("pack_len, min_part_tokens", [(0, 0), (0, 1024), (64, 0), (64, 1000)])
+def test_int32_costs_give_the_same_batches(tasks, pack_len, min_part_tokens):
+    narrow = {k: Int32Costs(**vars(t)) for k, t in tasks.items()}
+    assert narrow["aaa"].costs.dtype == np.int32
+    kw = dict(seed=5, max_tokens=8192, k=2, pack_len=pack_len, min_part_tokens=min_part_tokens)
+    a, b = sampler(tasks, **kw), sampler(narrow, **kw)
+    for _ in range(60):  # crosses epochs of ccc
+        x, y = a.next_batch(), b.next_batch()
+        assert same(x, y)
+    assert a.state_dict() == b.state_dict()
