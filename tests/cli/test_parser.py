@@ -41,3 +41,11 @@ def test_help_lists_the_subcommands_in_their_order():
 def test_the_names_callers_import_stay_in_catsmt_cli():
     for name in ("main", "build_parser", "config_reference", "UsageError"):
         assert callable(getattr(catsmt.cli, name)), name
+
+
+def test_a_percent_sign_in_a_dataclass_help_text_is_shown_as_written(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["bench", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "on our CPU 6% slower at vocab 8000" in shown
+    assert "option_strings" not in shown  # argparse's own %-formatting of the text

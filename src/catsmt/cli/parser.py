@@ -247,7 +247,8 @@ def _add_dataclass_options(
     parser: argparse.ArgumentParser, cls: type, choices: dict[str, list[str]] | None = None
 ) -> None:
     """One ``--field-name`` option per (scalar) field of a config dataclass, with the field's
-    default and help text, so that the defaults live in the dataclass alone."""
+    default and help text, so that the defaults live in the dataclass alone (a ``%`` in the
+    text escaped, since argparse formats help with ``%``)."""
     import dataclasses
 
     from catsmt.config_fields import help_text
@@ -256,7 +257,7 @@ def _add_dataclass_options(
         default = f.default
         parser.add_argument(
             "--" + f.name.replace("_", "-"), dest=f.name, type=type(default), default=default,
-            choices=(choices or {}).get(f.name), help=f"{help_text(f)} (default: {default})",
+            choices=(choices or {}).get(f.name), help=f"{help_text(f)} (default: {default})".replace("%", "%%"),
         )
 
 
