@@ -15,10 +15,10 @@ from catsmt.data.binarize import (
     corpus_digest,
     files_digest,
     load_binarized,
-    pack_rows,
 )
 from catsmt.data.corpus import Corpus
 from catsmt.data.errors import DataError
+from catsmt.data.packing import pack_rows
 from catsmt.data.vocab import EOS_ID, PAD_ID, Vocab
 
 WORDS = {

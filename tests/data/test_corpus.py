@@ -262,10 +262,17 @@ def test_unrelated_files_are_ignored(tmp_path):
     assert read_corpus(cfg(tmp_path)).tasks == ["aaa"]
 
 
-def test_every_configurable_layout_has_a_scanner_and_the_other_way_round() -> None:
-    """data.format's choices (config) and the layouts the reader knows (corpus) are two lists;
-    this keeps them the same until one is derived from the other."""
-    from catsmt.data import corpus
-    from catsmt.data.config import FORMATS
+def test_every_layout_is_a_config_choice_with_its_file_names_in_the_help() -> None:
+    """data.format's choices, help and error all come from the one LAYOUTS registry."""
+    import dataclasses
 
-    assert set(corpus._SCANNERS) == set(FORMATS)
+    from catsmt.config_fields import help_text
+    from catsmt.data.config import DataConfig
+    from catsmt.data.layouts import LAYOUTS
+
+    help_ = help_text(next(f for f in dataclasses.fields(DataConfig) if f.name == "format"))
+    for name, layout in LAYOUTS.items():
+        DataConfig(format=name).validate()
+        assert f"{name} ({layout.pattern})" in help_
+    with pytest.raises(ValueError, match=", ".join(LAYOUTS)):
+        DataConfig(format="moses").validate()

@@ -51,7 +51,7 @@ def calls(monkeypatch) -> dict[str, int]:
     """Counts corpus reads, vocabulary trainings and binarizations."""
     counts = {"read": 0, "train": 0, "binarize": 0}
     for name, module, attr in (
-        ("read", dataset, "read_corpus"),
+        ("read", dataset, "corpus_lines"),
         ("binarize", dataset, "binarize"),
     ):
         original = getattr(module, attr)

@@ -10,37 +10,52 @@ Layout of one cache entry ``<cache_root>/data-<key>/``::
 
 ``side`` is ``src`` (``[<2tgt>] + pieces + [</s>]``, the tag only with ``source_tag``) or
 ``tgt`` (the pieces alone; :meth:`TaskArrays.batch` adds the tag and ``</s>``). An entry is
-written into a temporary folder and renamed into place, so readers never see half of one.
+written into a temporary folder and renamed into place, so readers never see half of one
+(a build killed half-way leaves a ``.tmp-*`` folder that the next build ignores).
 The key covers the corpus content, the vocabulary file, ``max_len``, ``source_tag`` and
 :data:`FORMAT_VERSION`: any change gives a new entry, an unchanged input loads instantly.
+
+**Building streams.** The corpus comes as checked chunks (:class:`~catsmt.data.corpus.CorpusLines`);
+each chunk is encoded (:mod:`catsmt.data.encode`, over ``workers`` processes, in order) and
+appended to ``.npy`` files whose header is written last (:class:`_NpyAppender`), so memory
+does not grow with the corpus and the files are byte for byte those ``np.save`` writes of
+the whole arrays, whatever the number of workers.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
 import stat
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-import torch
 
-from catsmt.data.batch import LangBatch
+from catsmt.data.arrays import TaskArrays, TokenArray
+from catsmt.data.corpus import CorpusLines
+from catsmt.data.encode import EncodedChunk, EncodeJob, encode_chunks
 from catsmt.data.errors import DataError
-from catsmt.data.packing import pack_rows, packed_side
 from catsmt.data.vocab import Vocab
 from catsmt.files import current_umask, write_atomic
 
+__all__ = [
+    "FORMAT_VERSION", "Binarized", "CorpusLike", "TaskArrays", "TokenArray", "binarize",
+    "cache_dir", "cache_key", "corpus_digest", "files_digest", "is_built", "load_binarized",
+    "write_entry",
+]
+
 FORMAT_VERSION = 1
-SPLITS = ("train", "valid", "test")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
+log = logging.getLogger(__name__)
 
 
 class CorpusLike(Protocol):
@@ -164,127 +179,6 @@ def is_built(entry: Path) -> bool:
     return (Path(entry) / "meta.json").is_file()
 
 
-# -- arrays ----------------------------------------------------------------------------
-@dataclass
-class TokenArray:
-    """Sentences of one side as one flat token array plus offsets (both may be memory-mapped)."""
-
-    tokens: np.ndarray
-    offsets: np.ndarray
-
-    def __post_init__(self) -> None:
-        self.lengths = np.diff(np.asarray(self.offsets)).astype(np.int64)
-
-    def __len__(self) -> int:
-        return len(self.lengths)
-
-    def __getitem__(self, i: int) -> np.ndarray:
-        return np.asarray(self.tokens[int(self.offsets[i]) : int(self.offsets[i + 1])])
-
-    @classmethod
-    def from_lists(cls, seqs: Sequence[Sequence[int]], dtype: Any = np.int32) -> TokenArray:
-        """Pack lists of ids (tests and small data)."""
-        lengths = np.array([len(s) for s in seqs], dtype=np.int64)
-        offsets = np.zeros(len(seqs) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        flat = [t for s in seqs for t in s]
-        return cls(np.asarray(flat, dtype=dtype), offsets)
-
-    def gather(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(flat tokens, lengths)`` of the sentences ``indices``, concatenated in order."""
-        lens = self.lengths[indices]
-        starts = np.asarray(self.offsets)[indices]
-        # position of token j of sentence k = starts[k] + j
-        shift = np.repeat(starts - (np.cumsum(lens) - lens), lens)
-        pos = shift + np.arange(int(lens.sum()), dtype=np.int64)
-        return np.asarray(self.tokens[pos], dtype=np.int64), lens
-
-
-@dataclass
-class TaskArrays:
-    """One split of one task: encoded sources and targets, and how to make a padded batch.
-
-    Attributes:
-        task: task name.
-        src: sources, ``[<2tgt>] + pieces + [</s>]``.
-        tgt: targets, pieces only.
-        tgt_tag: id of the target-language tag that starts the decoder input.
-        pad_id: padding id.
-        eos_id: end-of-sentence id.
-    """
-
-    task: str
-    src: TokenArray
-    tgt: TokenArray
-    tgt_tag: int
-    pad_id: int
-    eos_id: int
-
-    def __len__(self) -> int:
-        return len(self.src)
-
-    @property
-    def costs(self) -> np.ndarray:
-        """``(n,)`` padded size of each pair in a batch: ``max(len(src), len(tgt) + 1)``."""
-        return np.maximum(self.src.lengths, self.tgt.lengths + 1)
-
-    def batch(self, indices: np.ndarray | Sequence[int]) -> LangBatch:
-        """The pairs ``indices`` as one right-padded :class:`LangBatch`."""
-        idx = np.asarray(indices, dtype=np.int64)
-        if idx.size == 0:
-            raise DataError(f"empty batch requested for '{self.task}'")
-        src_flat, src_lens = self.src.gather(idx)
-        tgt_flat, tgt_lens = self.tgt.gather(idx)
-        n, s, t = len(idx), int(src_lens.max()), int(tgt_lens.max()) + 1
-        src = np.full((n, s), self.pad_id, dtype=np.int64)  # (B, S)
-        src[np.arange(s) < src_lens[:, None]] = src_flat
-        tgt_mask = np.arange(t) < tgt_lens[:, None]  # (B, T): where the target pieces go
-        tgt_out = np.full((n, t), self.pad_id, dtype=np.int64)  # (B, T)
-        tgt_out[tgt_mask] = tgt_flat
-        tgt_out[np.arange(n), tgt_lens] = self.eos_id
-        tgt_in = np.full((n, t), self.pad_id, dtype=np.int64)  # (B, T)
-        tgt_in[:, 0] = self.tgt_tag
-        tgt_in[:, 1:][tgt_mask[:, :-1]] = tgt_flat
-        return LangBatch(
-            self.task,
-            torch.from_numpy(src),
-            torch.from_numpy(tgt_in),
-            torch.from_numpy(tgt_out),
-            self.pad_id,
-        )
-
-    def packed_batch(self, indices: np.ndarray | Sequence[int], row_len: int) -> LangBatch:
-        """The pairs ``indices`` packed several to a row (:func:`pack_rows`), with segment ids.
-
-        Pair ``k`` of a row is segment ``k`` on both sides: its source, and its target as
-        ``[tag] + pieces`` in ``tgt_in`` and ``pieces + [</s>]`` in ``tgt_out``; rows are
-        right-padded to the longest row of each side.
-        """
-        idx = np.asarray(indices, dtype=np.int64)
-        if idx.size == 0:
-            raise DataError(f"empty batch requested for '{self.task}'")
-        rows = pack_rows(self.src.lengths[idx], self.tgt.lengths[idx] + 1, row_len)
-        by_row = np.argsort(rows, kind="stable")
-        idx, rows = idx[by_row], rows[by_row]
-        src_flat, src_lens = self.src.gather(idx)
-        (src,), src_seg = packed_side(rows, src_lens, [src_flat], self.pad_id)
-
-        tgt_flat, tgt_lens = self.tgt.gather(idx)
-        last = np.cumsum(tgt_lens + 1) - 1  # the </s> of tgt_out, or the last piece of tgt_in
-        first = last - tgt_lens  # the tag of tgt_in, or the first piece of tgt_out
-        n = int(last[-1]) + 1
-        out_flat = np.full(n, self.eos_id, dtype=np.int64)
-        piece = np.ones(n, dtype=bool)
-        piece[last] = False
-        out_flat[piece] = tgt_flat
-        in_flat = np.full(n, self.tgt_tag, dtype=np.int64)
-        piece[last], piece[first] = True, False
-        in_flat[piece] = tgt_flat
-        # each target takes its pieces + 1 positions on both decoder sides
-        (tgt_in, tgt_out), tgt_seg = packed_side(rows, tgt_lens + 1, [in_flat, out_flat], self.pad_id)
-        return LangBatch(self.task, src, tgt_in, tgt_out, self.pad_id, src_seg, tgt_seg)
-
-
 @dataclass
 class Binarized:
     """A loaded cache entry.
@@ -320,40 +214,93 @@ class Binarized:
 
 # -- building and loading --------------------------------------------------------------
 def binarize(
-    corpus: CorpusLike,
+    corpus: CorpusLike | CorpusLines,
     vocab: Vocab,
     cache_root: str | Path,
     *,
     max_len: int,
     source_tag: bool,
     corpus_key: str | None = None,
+    workers: int = 1,
+    progress: bool = False,
 ) -> Binarized:
     """Encode ``corpus`` into the cache (unless an entry for the same inputs exists) and load it.
 
     Args:
-        corpus: tasks, pairs and text per split (``catsmt.data.corpus.Corpus``).
+        corpus: tasks, pairs and text per split: in memory (``catsmt.data.corpus.Corpus``) or
+            checked chunks of files (``CorpusLines``).
         vocab: the shared vocabulary; every language of ``corpus.pairs`` needs a tag.
         cache_root: folder holding the ``data-<key>`` entries.
         max_len: training pairs with a side of more pieces than this are skipped.
         source_tag: whether sources start with the target-language tag.
         corpus_key: a hash that identifies the corpus (e.g. of its files); by default the
-            content hash :func:`corpus_digest`.
+            content hash :func:`corpus_digest` (of an in-memory corpus; required for lines).
+        workers: encoding processes (the entry is the same for any number).
+        progress: show a progress bar (lines, per language, with an ETA) on a terminal.
 
     Raises:
         DataError: a language without a tag, an unsafe task name, or a task whose training
             pairs are all too long.
     """
-    key = corpus_key if corpus_key is not None else corpus_digest(corpus)
-    entry = cache_dir(Path(cache_root), key, vocab, max_len, source_tag)
+    if corpus_key is None:
+        if isinstance(corpus, CorpusLines):
+            raise ValueError("binarize() of CorpusLines needs the corpus_key of its files")
+        corpus_key = corpus_digest(corpus)
+    entry = cache_dir(Path(cache_root), corpus_key, vocab, max_len, source_tag)
     if not is_built(entry):
-        write_entry(corpus, vocab, entry, max_len=max_len, source_tag=source_tag)
+        write_entry(corpus, vocab, entry, max_len=max_len, source_tag=source_tag,
+                    workers=workers, progress=progress)
     return load_binarized(entry)
 
 
-def write_entry(
-    corpus: CorpusLike, vocab: Vocab, entry: Path, *, max_len: int, source_tag: bool
-) -> None:
-    """Encode ``corpus`` and write it as the cache entry ``entry`` (atomically)."""
+class _NpyAppender:
+    """A 1-d ``.npy`` file written piece by piece: the header is rewritten with the final
+    length on :meth:`close`, giving the bytes ``np.save`` writes for the whole array (numpy
+    pads a header so that its length does not change as a 1-d shape grows)."""
+
+    def __init__(self, path: Path, dtype: Any) -> None:
+        self._file = open(path, "wb")  # noqa: SIM115 (closed in close())
+        self._dtype = np.dtype(dtype)
+        self._n = 0
+        self._header()
+        self._header_len = self._file.tell()
+
+    def _header(self) -> None:
+        header = {"descr": np.lib.format.dtype_to_descr(self._dtype), "fortran_order": False, "shape": (self._n,)}
+        np.lib.format.write_array_header_1_0(self._file, header)
+
+    def append(self, values: np.ndarray) -> None:
+        self._file.write(np.ascontiguousarray(values, dtype=self._dtype).tobytes())
+        self._n += len(values)
+
+    def close(self) -> None:
+        self._file.seek(0)
+        self._header()
+        if self._file.tell() != self._header_len:  # a numpy that stops padding: fail loudly
+            raise RuntimeError(f"the .npy header of {self._file.name} changed length")
+        self._file.close()
+
+
+class _SideWriter:
+    """The ``tok.npy`` and ``off.npy`` files of one side of one split, appended chunk by chunk."""
+
+    def __init__(self, stem: Path, dtype: Any) -> None:
+        self._tok = _NpyAppender(stem.with_name(stem.name + ".tok.npy"), dtype)
+        self._off = _NpyAppender(stem.with_name(stem.name + ".off.npy"), np.int64)
+        self._off.append(np.zeros(1, dtype=np.int64))
+        self._total = 0
+
+    def append(self, tokens: np.ndarray, lengths: np.ndarray) -> None:
+        self._tok.append(tokens)
+        self._off.append(self._total + np.cumsum(lengths))
+        self._total += int(lengths.sum())
+
+    def close(self) -> None:
+        self._tok.close()
+        self._off.close()
+
+
+def _check_tasks(corpus: CorpusLines, vocab: Vocab) -> None:
     for task in corpus.tasks:
         if not _SAFE_NAME.match(task):
             raise DataError(
@@ -361,62 +308,37 @@ def write_entry(
             )
         if task not in corpus.pairs:
             raise DataError(f"corpus lists task '{task}' but gives no (source, target) pair for it")
+        vocab.tag_id(corpus.pairs[task][1])  # raises for a language without a tag
+
+
+def write_entry(
+    corpus: CorpusLike | CorpusLines,
+    vocab: Vocab,
+    entry: Path,
+    *,
+    max_len: int,
+    source_tag: bool,
+    workers: int = 1,
+    progress: bool = False,
+) -> None:
+    """Encode ``corpus`` and write it as the cache entry ``entry`` (atomically); see
+    :func:`binarize` for the arguments."""
+    lines = corpus if isinstance(corpus, CorpusLines) else CorpusLines.from_corpus(corpus)
+    _check_tasks(lines, vocab)
     dtype = np.uint16 if vocab.size <= np.iinfo(np.uint16).max + 1 else np.int32
     entry = Path(entry)
     entry.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=entry.parent, prefix=f".tmp-{entry.name}-"))
     try:
         tmp.chmod(0o777 & ~current_umask())  # mkdtemp's 0700 would shut the group out of the cache
-        sizes: dict[str, dict[str, int]] = {}
-        skipped: dict[str, int] = {}
-        tags: dict[str, int] = {}
-        for task in corpus.tasks:
-            tags[task] = vocab.tag_id(corpus.pairs[task][1])
-            src_tag = vocab.tag_id(corpus.pairs[task][1]) if source_tag else None
-            for split in sorted(corpus.splits):
-                if task not in corpus.splits[split]:
-                    continue
-                src_text, tgt_text = corpus.splits[split][task]
-                if len(src_text) != len(tgt_text):
-                    raise DataError(
-                        f"{split} data of '{task}' has {len(src_text)} source and "
-                        f"{len(tgt_text)} target lines"
-                    )
-                src_ids = vocab.encode_many(src_text)
-                tgt_ids = vocab.encode_many(tgt_text)
-                if split == "train":
-                    keep = [
-                        i
-                        for i, (s, t) in enumerate(zip(src_ids, tgt_ids, strict=True))
-                        if 0 < len(s) <= max_len and 0 < len(t) <= max_len
-                    ]
-                    skipped[task] = len(src_ids) - len(keep)
-                    if src_ids and not keep:
-                        raise DataError(
-                            f"all {len(src_ids)} training pairs of '{task}' are empty or have a "
-                            f"side longer than max_len={max_len} subwords"
-                        )
-                    np.save(tmp / f"train.{task}.keep.npy", np.asarray(keep, dtype=np.int64))
-                    src_ids = [src_ids[i] for i in keep]
-                    tgt_ids = [tgt_ids[i] for i in keep]
-                else:
-                    (tmp / f"{split}.{task}.raw.json").write_text(
-                        json.dumps([list(src_text), list(tgt_text)], ensure_ascii=False)
-                    )
-                head = [src_tag] if src_tag is not None else []
-                sources = [head + s + [vocab.eos_id] for s in src_ids]
-                for side, seqs in (("src", sources), ("tgt", tgt_ids)):
-                    arr = TokenArray.from_lists(seqs, dtype=dtype)
-                    np.save(tmp / f"{split}.{task}.{side}.tok.npy", arr.tokens)
-                    np.save(tmp / f"{split}.{task}.{side}.off.npy", arr.offsets)
-                sizes.setdefault(split, {})[task] = len(sources)
+        sizes, skipped = _write_arrays(lines, vocab, tmp, dtype, max_len, source_tag, workers, progress)
         meta = {
             "format": FORMAT_VERSION,
-            "tasks": list(corpus.tasks),
-            "pairs": {t: list(corpus.pairs[t]) for t in corpus.tasks},
+            "tasks": list(lines.tasks),
+            "pairs": {t: list(lines.pairs[t]) for t in lines.tasks},
             "sizes": sizes,
             "skipped": skipped,
-            "tags": tags,
+            "tags": {t: vocab.tag_id(lines.pairs[t][1]) for t in lines.tasks},
             "pad_id": vocab.pad_id,
             "eos_id": vocab.eos_id,
             "vocab_size": vocab.size,
@@ -433,6 +355,100 @@ def write_entry(
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_arrays(
+    corpus: CorpusLines, vocab: Vocab, out: Path, dtype: Any, max_len: int, source_tag: bool,
+    workers: int, progress: bool,
+) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+    """Encode every split of every task into ``out``; returns the sizes and skipped counts."""
+    parts = [  # (task, split) in the order of the old one-shot writer
+        (task, split) for task in corpus.tasks for split in sorted(corpus.lines) if task in corpus.lines[split]
+    ]
+    jobs = [
+        EncodeJob(chunk, split == "train", vocab.tag_id(corpus.pairs[task][1]) if source_tag else None,
+                  vocab.eos_id, max_len, np.dtype(dtype).name)
+        for task, split in parts
+        for chunk in corpus.lines[split][task].chunks
+    ]
+    results = encode_chunks(vocab.model_proto, jobs, workers, vocab.processor)
+    bar = _Progress(corpus, parts, progress)
+    sizes: dict[str, dict[str, int]] = {}
+    skipped: dict[str, int] = {}
+    try:
+        for task, split in parts:
+            pairs = corpus.lines[split][task]
+            src, tgt = _SideWriter(out / f"{split}.{task}.src", dtype), _SideWriter(out / f"{split}.{task}.tgt", dtype)
+            keep = _NpyAppender(out / f"train.{task}.keep.npy", np.int64) if split == "train" else None
+            text: tuple[list[str], list[str]] = ([], [])
+            kept = 0
+            bar.begin(task)
+            for _ in pairs.chunks:
+                chunk: EncodedChunk = next(results)
+                src.append(chunk.src, chunk.src_len)
+                tgt.append(chunk.tgt, chunk.tgt_len)
+                kept += len(chunk.src_len)
+                if keep is not None and chunk.keep is not None:
+                    keep.append(chunk.keep)
+                if chunk.text is not None:
+                    text[0].extend(chunk.text[0])
+                    text[1].extend(chunk.text[1])
+                bar.update(task, chunk.lines)
+            src.close()
+            tgt.close()
+            if keep is not None:
+                keep.close()
+                skipped[task] = pairs.size - kept
+                if pairs.size and not kept:
+                    raise DataError(
+                        f"all {pairs.size} training pairs of '{task}' are empty or have a "
+                        f"side longer than max_len={max_len} subwords"
+                    )
+            else:
+                (out / f"{split}.{task}.raw.json").write_text(json.dumps(list(text), ensure_ascii=False))
+            sizes.setdefault(split, {})[task] = kept
+    finally:
+        bar.close()
+        results.close()  # type: ignore[attr-defined]
+    return sizes, skipped
+
+
+class _Progress:
+    """Lines binarized, on a terminal: one bar over the corpus, named after the language
+    being encoded, and a log line with each language's lines per second."""
+
+    def __init__(self, corpus: CorpusLines, parts: list[tuple[str, str]], enabled: bool) -> None:
+        self._sizes = {}
+        for task, split in parts:
+            self._sizes[task] = self._sizes.get(task, 0) + corpus.lines[split][task].size
+        self._done = dict.fromkeys(self._sizes, 0)
+        self._start = dict.fromkeys(self._sizes, 0.0)
+        self._bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            total = sum(self._sizes.values())
+            self._bar = tqdm(total=total, unit="line", unit_scale=True, dynamic_ncols=True,
+                             mininterval=1.0, desc="binarize", disable=None, leave=False)
+
+    def begin(self, task: str) -> None:
+        if not self._done[task]:
+            self._start[task] = time.perf_counter()
+
+    def update(self, task: str, lines: int) -> None:
+        now = time.perf_counter()
+        self._done[task] += lines
+        if self._bar is not None:
+            self._bar.set_description(f"binarize {task}", refresh=False)
+            self._bar.update(lines)
+        if self._done[task] == self._sizes[task]:
+            seconds = max(now - self._start[task], 1e-9)
+            log.info("binarized %s: %d lines in %.1f s (%.0f lines/s)", task, self._sizes[task],
+                     seconds, self._sizes[task] / seconds)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
 
 
 def load_binarized(entry: str | Path) -> Binarized:

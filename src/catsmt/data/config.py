@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from catsmt.config_fields import option
+from catsmt.data.layouts import LAYOUTS
 
-FORMATS = ("fairseq", "tsv", "ted")
+FORMATS = tuple(LAYOUTS)
+"""The ``format`` choices: the layouts of :data:`catsmt.data.layouts.LAYOUTS`."""
 DIRECTIONS = ("o2m", "m2o", "pairs")
 VOCAB_MODELS = ("unigram", "bpe")
 
@@ -14,7 +16,7 @@ VOCAB_MODELS = ("unigram", "bpe")
 @dataclass
 class DataConfig:
     dir: str = option("data/synthetic", "corpus directory (as written by `catsmt data get`, or a user's own)")
-    format: str = option("fairseq", "layout of `dir`: fairseq ({split}.{src}-{tgt}.{lang}), tsv ({split}.{src}-{tgt}.tsv) or ted (xxx_eng/ted-{split}.orig.{lang})")
+    format: str = option(FORMATS[0], "layout of `dir`: " + ", ".join(f"{x.name} ({x.pattern})" for x in LAYOUTS.values()))
     langs: list[str] = option([], "the non-pivot languages to use; empty = every language found in `dir`")
     direction: str = option("o2m", "o2m: pivot -> each language; m2o: each language -> pivot; pairs: the explicit `pairs`")
     pivot: str = option("eng", "the shared language of o2m / m2o")
@@ -33,6 +35,7 @@ class DataConfig:
     prefetch: bool = option(True, "draw the next training batch in a background thread while the current step runs (the same batches and checkpoints as without)")
     pack_len: int = option(128, "tokens per row and side that packing aims at; rows grow to fit a longer pair")
     max_len: int = option(128, "training pairs with a side longer than this many subwords are skipped")
+    workers: int = option(0, "processes that binarize the corpus (0 = every core); the cache is the same for any number")
     cache_dir: str = option("", "where the vocabulary and binarized data are cached; empty = `dir`/.catsmt-cache")
 
     def validate(self) -> None:
@@ -45,7 +48,7 @@ class DataConfig:
         for name in ("vocab_size", "max_tokens", "langs_per_batch", "max_len", "vocab_sample", "pack_len"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("min_part_tokens", "low_threshold"):
+        for name in ("min_part_tokens", "low_threshold", "workers"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.vocab_model not in VOCAB_MODELS:

@@ -12,12 +12,18 @@ The corpus is identified by the content of the files under ``cfg.dir`` together 
 reader settings (``format``, ``direction``, ``pivot``, ``langs``, ``pairs``), so when the
 cache is complete a run neither reads nor tokenizes the corpus: it stats the files, loads the
 vocabulary and memory-maps the arrays.
+
+Building the cache streams: the files are checked and indexed in one pass
+(:func:`catsmt.data.corpus.corpus_lines`), the vocabulary reads only the chunks holding its
+sample, and binarizing encodes chunk by chunk over ``cfg.workers`` processes. Peak memory does
+not grow with the corpus (benchmarks/data_scale.py measures it).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -36,7 +42,8 @@ from catsmt.data.binarize import (
     load_binarized,
 )
 from catsmt.data.config import DataConfig
-from catsmt.data.corpus import read_corpus
+from catsmt.data.corpus import CorpusLines, corpus_lines, read_corpus
+from catsmt.data.encode import default_workers
 from catsmt.data.errors import DataError
 from catsmt.data.sampler import BatchSampler, length_batches
 from catsmt.data.vocab import Vocab
@@ -59,6 +66,14 @@ def _recorded_groups(directory: Path) -> dict[str, str]:
 def cache_root(cfg: DataConfig) -> Path:
     """Where the vocabulary and binarized data of ``cfg`` are cached."""
     return Path(cfg.cache_dir) if cfg.cache_dir else Path(cfg.dir) / ".catsmt-cache"
+
+
+def _checked_lines(cfg: DataConfig) -> CorpusLines:
+    """Every file of the corpus checked (as the readers would) and indexed into chunks."""
+    start = time.perf_counter()
+    lines = corpus_lines(cfg)
+    log.info("checked the corpus files in %.1f s", time.perf_counter() - start)
+    return lines
 
 
 def prepare_data(cfg: DataConfig, seed: int = 1) -> MultilingualData:
@@ -94,19 +109,20 @@ def prepare_data(cfg: DataConfig, seed: int = 1) -> MultilingualData:
         spm.__version__,
     )
     vocab_path = root / f"spm-{vocab_key}.model"
-    corpus: CorpusLike | None = None
+    lines: CorpusLines | None = None
     if vocab_path.is_file():
         vocab = Vocab.load(vocab_path)
     else:
-        corpus = read_corpus(cfg)
-        langs = {lang for pair in corpus.pairs.values() for lang in pair}
+        lines = _checked_lines(cfg)
+        langs = {lang for pair in lines.pairs.values() for lang in pair}
         log.info(
             "training a vocabulary of up to %d pieces (data.vocab_size) on %s",
-            cfg.vocab_size, ", ".join(corpus.tasks),
+            cfg.vocab_size, ", ".join(lines.tasks),
         )
+        start = time.perf_counter()
         vocab = Vocab.train(
             vocab_path,
-            corpus.splits["train"],
+            lines.lines["train"],
             langs,
             vocab_size=cfg.vocab_size,
             model_type=cfg.vocab_model,
@@ -114,6 +130,7 @@ def prepare_data(cfg: DataConfig, seed: int = 1) -> MultilingualData:
             temperature=cfg.vocab_temperature,
             seed=seed,
         )
+        log.info("vocabulary trained in %.1f s", time.perf_counter() - start)
     if vocab.size < cfg.vocab_size:  # SentencePiece stops where the corpus runs out of pieces
         log.warning(
             "data.vocab_size is %d, but this corpus supports only %d pieces: using a %d-piece vocabulary",
@@ -125,17 +142,25 @@ def prepare_data(cfg: DataConfig, seed: int = 1) -> MultilingualData:
     if is_built(entry):
         data = load_binarized(entry)
     else:
-        if corpus is None:
-            corpus = read_corpus(cfg)
-        log.info("binarizing %s into %s", ", ".join(corpus.tasks), entry)
+        if lines is None:
+            lines = _checked_lines(cfg)
+        workers = cfg.workers or default_workers()
+        total = sum(sum(lines.sizes(split).values()) for split in lines.lines)
+        log.info("binarizing %s (%d lines) into %s with %d workers", ", ".join(lines.tasks), total, entry, workers)
+        start = time.perf_counter()
         data = binarize(
-            corpus,
+            lines,
             vocab,
             root,
             max_len=cfg.max_len,
             source_tag=cfg.source_tag,
             corpus_key=corpus_key,
+            workers=workers,
+            progress=True,
         )
+        seconds = time.perf_counter() - start
+        log.info("binarized %d lines in %.1f s (%.0f lines/s, %d workers)", total, seconds,
+                 total / max(seconds, 1e-9), workers)
         for task, n in sorted(data.skipped.items()):
             if n:
                 log.info(

@@ -21,6 +21,7 @@ import numpy as np
 import sentencepiece as spm
 
 from catsmt.data.errors import DataError
+from catsmt.data.lines import PairLines
 from catsmt.data.sampling import temperature_probs
 from catsmt.files import write_atomic
 
@@ -34,48 +35,73 @@ def tag_piece(lang: str) -> str:
     return f"<2{lang}>"
 
 
-def vocab_sample(
-    pairs: Mapping[str, tuple[Sequence[str], Sequence[str]]],
-    sample_size: int,
-    temperature: float,
-    seed: int,
-) -> list[str]:
-    """The sentences SentencePiece is trained on: a temperature-balanced sample of the tasks.
+def sample_indices(
+    sizes: Mapping[str, int], sample_size: int, temperature: float, seed: int
+) -> dict[str, np.ndarray]:
+    """Which training pairs the vocabulary sample takes: task -> pair indices, in sample order.
 
     Task ``n`` gets a share ``p_n ∝ |D_n|^(1/T)`` of ``sample_size`` sentences, taken as
     ``p_n * sample_size / 2`` pairs with both sides kept (so the pivot language of o2m/m2o is
     about half of the sample). A task whose share exceeds its data is repeated (that is the
     upsampling temperature asks for). The total is capped at the number of sentences in the
-    corpus, which keeps training fast on small corpora.
+    corpus, which keeps training fast on small corpora. Depends only on the sizes and the
+    seed, so the pairs can be read afterwards from files, chunk by chunk.
 
-    Args:
-        pairs: task -> (source lines, target lines), the training data.
-        sample_size: sentences wanted over all tasks and both sides.
-        temperature: ``T``; 1 = proportional to data size, ``inf`` = uniform.
-        seed: the sample is a deterministic function of the data and the seed.
-
-    Returns:
-        The sampled sentences, grouped by task in sorted task order.
+    Raises:
+        DataError: no task has a training pair.
     """
-    sizes = {task: len(src) for task, (src, _) in pairs.items() if len(src) > 0}
+    sizes = {task: int(n) for task, n in sizes.items() if n > 0}
     if not sizes:
         raise DataError("cannot train a vocabulary: the training split has no sentences")
     probs = temperature_probs(sizes, temperature)
     n_pairs = min(sample_size, 2 * sum(sizes.values())) // 2
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5E7]))
-    out: list[str] = []
+    out: dict[str, np.ndarray] = {}
     for task in sorted(sizes):
-        src, tgt = pairs[task]
         want = max(1, round(probs[task] * n_pairs))
         full, rest = divmod(want, sizes[task])
-        idx = np.concatenate(
+        out[task] = np.concatenate(
             [rng.permutation(sizes[task]) for _ in range(full)]
             + [rng.choice(sizes[task], size=rest, replace=False)]
         )
-        for i in idx.tolist():
-            out.append(src[i])
-            out.append(tgt[i])
     return out
+
+
+def vocab_sample(
+    pairs: Mapping[str, tuple[Sequence[str], Sequence[str]] | PairLines],
+    sample_size: int,
+    temperature: float,
+    seed: int,
+) -> list[str]:
+    """The sentences SentencePiece is trained on: a temperature-balanced sample of the tasks
+    (:func:`sample_indices`), both sides of each pair, grouped by task in sorted task order.
+
+    Args:
+        pairs: task -> the training data, as (source lines, target lines) or as checked
+            chunks of files (:class:`~catsmt.data.lines.PairLines`: only the chunks holding a
+            sampled pair are read, so memory is bounded by the sample).
+        sample_size: sentences wanted over all tasks and both sides.
+        temperature: ``T``; 1 = proportional to data size, ``inf`` = uniform.
+        seed: the sample is a deterministic function of the data and the seed.
+    """
+    sizes = {task: _size(data) for task, data in pairs.items()}
+    out: list[str] = []
+    for task, idx in sample_indices(sizes, sample_size, temperature, seed).items():
+        data = pairs[task]
+        if isinstance(data, PairLines):
+            picked = data.pick(idx)
+            for i in idx.tolist():
+                out.extend(picked[i])
+        else:
+            src, tgt = data
+            for i in idx.tolist():
+                out.append(src[i])
+                out.append(tgt[i])
+    return out
+
+
+def _size(data: tuple[Sequence[str], Sequence[str]] | PairLines) -> int:
+    return data.size if isinstance(data, PairLines) else len(data[0])
 
 
 class Vocab:
@@ -107,7 +133,7 @@ class Vocab:
     def train(
         cls,
         path: str | Path,
-        pairs: Mapping[str, tuple[Sequence[str], Sequence[str]]],
+        pairs: Mapping[str, tuple[Sequence[str], Sequence[str]] | PairLines],
         langs: Iterable[str],
         *,
         vocab_size: int,
@@ -125,7 +151,8 @@ class Vocab:
 
         Args:
             path: the ``.model`` file to write.
-            pairs: task -> (source lines, target lines) of the training split.
+            pairs: task -> the training split, as lists or checked chunks (see
+                :func:`vocab_sample`).
             langs: every language that gets a ``<2xx>`` tag (both sides of every task).
             vocab_size: wanted number of pieces, specials and tags included.
             model_type: ``unigram`` or ``bpe``.
@@ -213,6 +240,16 @@ class Vocab:
     @property
     def eos_id(self) -> int:
         return EOS_ID
+
+    @property
+    def model_proto(self) -> bytes:
+        """The serialized SentencePiece model (what :meth:`save` writes)."""
+        return self._proto
+
+    @property
+    def processor(self) -> spm.SentencePieceProcessor:
+        """The loaded SentencePiece model."""
+        return self._sp
 
     @property
     def langs(self) -> list[str]:

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 #: Everything else (``train.max_steps``, ``train.lr``, the device, ...) may be overridden.
 FIXED_ON_RESUME = ("model.", "data.", "weighting.method")
 #: Exceptions to :data:`FIXED_ON_RESUME`: how the same data is read, not what it is.
-FREE_ON_RESUME = ("data.dir", "data.cache_dir", "data.prefetch")
+FREE_ON_RESUME = ("data.dir", "data.cache_dir", "data.prefetch", "data.workers")
 
 
 class RunDirError(RuntimeError):
