@@ -24,12 +24,14 @@ the whole arrays, whatever the number of workers.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import logging
 import os
 import re
 import shutil
+import socket
 import stat
 import tempfile
 import time
@@ -328,7 +330,8 @@ def write_entry(
     dtype = np.uint16 if vocab.size <= np.iinfo(np.uint16).max + 1 else np.int32
     entry = Path(entry)
     entry.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=entry.parent, prefix=f".tmp-{entry.name}-"))
+    _remove_abandoned(entry)
+    tmp = Path(tempfile.mkdtemp(dir=entry.parent, prefix=_tmp_prefix(entry, os.getpid())))
     try:
         tmp.chmod(0o777 & ~current_umask())  # mkdtemp's 0700 would shut the group out of the cache
         sizes, skipped = _write_arrays(lines, vocab, tmp, dtype, max_len, source_tag, workers, progress)
@@ -355,6 +358,31 @@ def write_entry(
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _tmp_prefix(entry: Path, pid: int) -> str:
+    return f".tmp-{entry.name}-{socket.gethostname()}-{pid}-"
+
+
+def _remove_abandoned(entry: Path) -> None:
+    """Delete the temporary folders of builds of ``entry`` that were killed (their process, on
+    this host, is gone); a build still running elsewhere keeps its own."""
+    stem = f".tmp-{entry.name}-{socket.gethostname()}-"
+    for folder in entry.parent.glob(f"{glob.escape(stem)}*"):
+        pid = folder.name[len(stem):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            log.info("removing %s, left by a build that was stopped", folder)
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def _write_arrays(

@@ -123,6 +123,11 @@ _WORKER: dict[str, spm.SentencePieceProcessor] = {}
 
 
 def _init_worker(model_proto: bytes) -> None:
+    if sys.platform.startswith("linux"):  # die with the parent (a killed build leaves no workers)
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     _WORKER["sp"] = spm.SentencePieceProcessor(model_proto=model_proto)
 
 
