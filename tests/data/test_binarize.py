@@ -256,3 +256,15 @@ def test_files_digest_follows_content_and_skips_cache_and_hidden(tmp_path):
 def test_files_digest_of_a_missing_directory_names_it(tmp_path):
     with pytest.raises(DataError, match="nowhere"):
         files_digest(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 7, 50])
+def test_lengths_read_from_the_offsets_file_in_blocks(tmp_path, monkeypatch, n):
+    from catsmt.data import arrays
+
+    monkeypatch.setattr(arrays, "_LENGTH_BLOCK", 3)  # blocks end anywhere
+    offsets = np.cumsum(np.r_[0, np.random.default_rng(n).integers(0, 9, n)]).astype(np.int64)
+    np.save(tmp_path / "off.npy", offsets)
+    for lengths in (arrays.lengths_from_file(tmp_path / "off.npy"),
+                    arrays.lengths_of(np.load(tmp_path / "off.npy", mmap_mode="r"))):
+        assert lengths.dtype == np.int32 and lengths.tolist() == np.diff(offsets).tolist()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,16 +37,45 @@ def lengths_of(offsets: np.ndarray) -> np.ndarray:
     return out
 
 
+def lengths_from_file(path: str | Path) -> np.ndarray:
+    """:func:`lengths_of` the 1-d int64 ``.npy`` offsets file ``path``, read in blocks with
+    plain reads: unlike going through a memory map, the offsets' pages do not stay in this
+    process's resident memory."""
+    with open(path, "rb") as f:
+        fmt = np.lib.format
+        version = fmt.read_magic(f)
+        read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, _, dtype = read_header(f)
+        if dtype != np.int64 or len(shape) != 1:
+            raise DataError(f"{path} does not hold 1-d int64 offsets")
+        n = max(shape[0] - 1, 0)
+        out = np.empty(n, dtype=np.int32)
+        prev = np.fromfile(f, dtype=np.int64, count=1)
+        for a in range(0, n, _LENGTH_BLOCK):
+            block = np.fromfile(f, dtype=np.int64, count=min(_LENGTH_BLOCK, n - a))
+            out[a : a + len(block)] = np.diff(np.concatenate([prev, block]))
+            prev = block[-1:]
+    return out
+
+
 # -- arrays ----------------------------------------------------------------------------
 @dataclass
 class TokenArray:
-    """Sentences of one side as one flat token array plus offsets (both may be memory-mapped)."""
+    """Sentences of one side as one flat token array plus offsets (both may be memory-mapped).
+
+    Attributes:
+        tokens: all token ids, concatenated.
+        offsets: ``(n + 1,)`` int64: sentence ``i`` is ``tokens[offsets[i]:offsets[i + 1]]``.
+        lengths: ``(n,)`` int32 sentence lengths (computed from ``offsets`` when not given).
+    """
 
     tokens: np.ndarray
     offsets: np.ndarray
+    lengths: np.ndarray = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
-        self.lengths = lengths_of(self.offsets)  # (n,) int32
+        if self.lengths is None:
+            self.lengths = lengths_of(self.offsets)
 
     def __len__(self) -> int:
         return len(self.lengths)

@@ -42,7 +42,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from catsmt.data.arrays import TaskArrays, TokenArray
+from catsmt.data.arrays import TaskArrays, TokenArray, lengths_from_file
 from catsmt.data.corpus import CorpusLines
 from catsmt.data.encode import EncodedChunk, EncodeJob, encode_chunks
 from catsmt.data.errors import DataError
@@ -480,7 +480,9 @@ class _Progress:
 
 
 def load_binarized(entry: str | Path) -> Binarized:
-    """Load a cache entry; token arrays are memory-mapped, nothing is re-tokenized.
+    """Load a cache entry; token arrays and offsets are memory-mapped, nothing is re-tokenized.
+
+    Only the sentence lengths are read into memory (int32, what the sampler needs).
 
     Raises:
         DataError: ``entry`` is not a complete entry of this format version.
@@ -500,7 +502,8 @@ def load_binarized(entry: str | Path) -> Binarized:
             sides = [
                 TokenArray(
                     np.load(entry / f"{split}.{task}.{side}.tok.npy", mmap_mode="r"),
-                    np.load(entry / f"{split}.{task}.{side}.off.npy"),
+                    np.load(entry / f"{split}.{task}.{side}.off.npy", mmap_mode="r"),
+                    lengths_from_file(entry / f"{split}.{task}.{side}.off.npy"),
                 )
                 for side in ("src", "tgt")
             ]

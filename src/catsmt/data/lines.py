@@ -88,11 +88,13 @@ class LineIndex:
         path: the file.
         lines: number of lines (a last line without ``\\n`` counts).
         starts: ``(chunks + 1,)`` byte offsets: chunk ``i`` is bytes ``starts[i]:starts[i+1]``.
+        chunk_lines: lines per chunk (the last may have fewer).
     """
 
     path: Path
     lines: int
     starts: np.ndarray
+    chunk_lines: int = CHUNK_LINES
 
     @property
     def chunks(self) -> int:
@@ -144,7 +146,7 @@ def index_lines(path: str | Path, tsv: bool = False) -> LineIndex:
     if lines == 0:
         raise DataError(f"{path}: file is empty")
     starts.append(offset + len(carry))
-    return LineIndex(path, lines, np.asarray(starts, dtype=np.int64))
+    return LineIndex(path, lines, np.asarray(starts, dtype=np.int64), CHUNK_LINES)
 
 
 def _index_piece(
@@ -238,33 +240,38 @@ class PairLines:
     Attributes:
         size: sentence pairs.
         chunks: the chunks in order; their lines are the split's lines in order.
+        chunk_lines: lines per chunk (the last may have fewer).
     """
 
     size: int
     chunks: tuple[PairChunk, ...]
+    chunk_lines: int = CHUNK_LINES
 
     @classmethod
     def aligned(cls, src: LineIndex, tgt: LineIndex) -> PairLines:
         """Two line-aligned files (the caller has checked that their line counts match)."""
+        per = src.chunk_lines
+        if tgt.chunk_lines != per:
+            raise ValueError("the two sides were indexed with different chunk sizes")
         chunks = tuple(
             PairChunk(
                 files=(src.path, tgt.path),
                 ranges=((int(src.starts[i]), int(src.starts[i + 1])), (int(tgt.starts[i]), int(tgt.starts[i + 1]))),
-                first=i * CHUNK_LINES,
+                first=i * per,
             )
             for i in range(src.chunks)
         )
-        return cls(src.lines, chunks)
+        return cls(src.lines, chunks, per)
 
     @classmethod
     def tsv(cls, index: LineIndex, swap: bool) -> PairLines:
         """A ``left<TAB>right`` file; ``swap`` when the source is the right column."""
         chunks = tuple(
             PairChunk(files=(index.path,), ranges=((int(index.starts[i]), int(index.starts[i + 1])),),
-                      first=i * CHUNK_LINES, swap=swap)
+                      first=i * index.chunk_lines, swap=swap)
             for i in range(index.chunks)
         )
-        return cls(index.lines, chunks)
+        return cls(index.lines, chunks, index.chunk_lines)
 
     @classmethod
     def in_memory(cls, src: Sequence[str], tgt: Sequence[str]) -> PairLines:
@@ -273,18 +280,17 @@ class PairLines:
             PairChunk(first=a, lines=(src[a : a + CHUNK_LINES], tgt[a : a + CHUNK_LINES]))
             for a in range(0, len(src), CHUNK_LINES)
         )
-        return cls(len(src), chunks)
+        return cls(len(src), chunks, CHUNK_LINES)
 
     def pick(self, indices: np.ndarray) -> dict[int, tuple[str, str]]:
         """The pairs at ``indices`` (any order, repeats allowed), reading only their chunks."""
         wanted = np.unique(np.asarray(indices, dtype=np.int64))
         out: dict[int, tuple[str, str]] = {}
-        for c in np.unique(wanted // CHUNK_LINES).tolist():
+        per = self.chunk_lines
+        for c in np.unique(wanted // per).tolist():
             src, tgt = self.chunks[c].read()
-            here = wanted[(wanted >= c * CHUNK_LINES) & (wanted < (c + 1) * CHUNK_LINES)]
-            for i in here.tolist():
-                k = i - c * CHUNK_LINES
-                out[i] = (src[k], tgt[k])
+            for i in wanted[(wanted >= c * per) & (wanted < (c + 1) * per)].tolist():
+                out[i] = (src[i - c * per], tgt[i - c * per])
         return out
 
 
