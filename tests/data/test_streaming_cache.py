@@ -59,6 +59,11 @@ def npy(values: list[int], dtype: object) -> bytes:
     return out.getvalue()
 
 
+def read_side(path: Path) -> list[str]:
+    """A file's lines: split on \\n, the last (empty) piece dropped, trailing CR removed."""
+    return [x.rstrip("\r") for x in path.read_bytes().decode().split("\n")[:-1]]
+
+
 def oracle(root: Path, model: Path) -> dict[str, bytes]:
     """The cache entry's array and text files, as the binarize docstring defines them."""
     sp = spm.SentencePieceProcessor(model_file=str(model))
@@ -66,10 +71,8 @@ def oracle(root: Path, model: Path) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     for lang in ("aaa", "bbb"):
         for split in ("train", "valid", "test"):
-            def read(side: str) -> list[str]:
-                text = (root / f"{split}.eng-{lang}.{side}").read_bytes().decode()
-                return [x.rstrip("\r") for x in text.split("\n")[:-1]]
-            src_text, tgt_text = read("eng"), read(lang)
+            src_text = read_side(root / f"{split}.eng-{lang}.eng")
+            tgt_text = read_side(root / f"{split}.eng-{lang}.{lang}")
             src = [sp.encode(x) for x in src_text]
             tgt = [sp.encode(x) for x in tgt_text]
             kept = list(range(len(src)))
