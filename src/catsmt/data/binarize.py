@@ -446,7 +446,7 @@ class _Progress:
     being encoded, and a log line with each language's lines per second."""
 
     def __init__(self, corpus: CorpusLines, parts: list[tuple[str, str]], enabled: bool) -> None:
-        self._sizes = {}
+        self._sizes: dict[str, int] = {}
         for task, split in parts:
             self._sizes[task] = self._sizes.get(task, 0) + corpus.lines[split][task].size
         self._done = dict.fromkeys(self._sizes, 0)

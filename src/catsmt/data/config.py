@@ -9,6 +9,7 @@ from catsmt.data.layouts import LAYOUTS
 
 FORMATS = tuple(LAYOUTS)
 """The ``format`` choices: the layouts of :data:`catsmt.data.layouts.LAYOUTS`."""
+_LAYOUT_NAMES = [f"{x.name} ({x.pattern})" for x in LAYOUTS.values()]
 DIRECTIONS = ("o2m", "m2o", "pairs")
 VOCAB_MODELS = ("unigram", "bpe")
 
@@ -16,7 +17,7 @@ VOCAB_MODELS = ("unigram", "bpe")
 @dataclass
 class DataConfig:
     dir: str = option("data/synthetic", "corpus directory (as written by `catsmt data get`, or a user's own)")
-    format: str = option(FORMATS[0], "layout of `dir`: " + ", ".join(f"{x.name} ({x.pattern})" for x in LAYOUTS.values()))
+    format: str = option(FORMATS[0], "layout of `dir`: " + ", ".join(_LAYOUT_NAMES[:-1]) + " or " + _LAYOUT_NAMES[-1])
     langs: list[str] = option([], "the non-pivot languages to use; empty = every language found in `dir`")
     direction: str = option("o2m", "o2m: pivot -> each language; m2o: each language -> pivot; pairs: the explicit `pairs`")
     pivot: str = option("eng", "the shared language of o2m / m2o")
