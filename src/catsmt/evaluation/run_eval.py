@@ -23,6 +23,7 @@ from typing import Any, cast
 
 from catsmt.data import MultilingualData
 from catsmt.data.errors import DataError
+from catsmt.data.layouts import HELD_OUT
 from catsmt.decoding.config import DecodeConfig
 from catsmt.decoding.text import cut_to_fit, one_line
 from catsmt.decoding.translate import translate_ids
@@ -32,7 +33,7 @@ from catsmt.files import write_atomic
 from catsmt.run.inference import load_inference_model
 
 #: The splits that can be evaluated: held-out data only (scores on ``train`` mean nothing).
-SPLITS = ("valid", "test")
+SPLITS = HELD_OUT
 
 
 def choose_langs(data: MultilingualData, langs: Sequence[str] | None) -> list[str]:
