@@ -68,14 +68,6 @@ def cache_root(cfg: DataConfig) -> Path:
     return Path(cfg.cache_dir) if cfg.cache_dir else Path(cfg.dir) / ".catsmt-cache"
 
 
-def _checked_lines(cfg: DataConfig) -> CorpusLines:
-    """Every file of the corpus checked (as the readers would) and indexed into chunks."""
-    start = time.perf_counter()
-    lines = corpus_lines(cfg)
-    log.info("checked the corpus files in %.1f s", time.perf_counter() - start)
-    return lines
-
-
 def prepare_data(cfg: DataConfig, seed: int = 1) -> MultilingualData:
     """Read the corpus, train or load the vocabulary, binarize or load the arrays.
 
@@ -98,6 +90,30 @@ def prepare_data(cfg: DataConfig, seed: int = 1) -> MultilingualData:
     files = files_digest(Path(cfg.dir), exclude=[root], memo=root / "files.json")
     reader = [cfg.format, cfg.direction, cfg.pivot, sorted(cfg.langs), list(cfg.pairs)]
     corpus_key = cache_key("corpus", reader, files)
+    lines = _CheckedOnce(cfg)  # the corpus is read only if something must be built
+    vocab = _vocabulary(cfg, root, corpus_key, seed, lines)
+    entry = cache_dir(root, corpus_key, vocab, cfg.max_len, cfg.source_tag)
+    data = load_binarized(entry) if is_built(entry) else _binarized(cfg, root, corpus_key, vocab, lines())
+    return MultilingualData(cfg, vocab, data)  # the raw training text is re-read if asked for
+
+
+class _CheckedOnce:
+    """The corpus checked and indexed (:func:`corpus_lines`) on first call, then remembered."""
+
+    def __init__(self, cfg: DataConfig) -> None:
+        self._cfg = cfg
+        self._lines: CorpusLines | None = None
+
+    def __call__(self) -> CorpusLines:
+        if self._lines is None:
+            start = time.perf_counter()
+            self._lines = corpus_lines(self._cfg)
+            log.info("checked the corpus files in %.1f s", time.perf_counter() - start)
+        return self._lines
+
+
+def _vocabulary(cfg: DataConfig, root: Path, corpus_key: str, seed: int, lines: _CheckedOnce) -> Vocab:
+    """The cached vocabulary of this corpus and these settings, trained first if missing."""
     vocab_key = cache_key(
         "vocab",
         corpus_key,
@@ -108,22 +124,20 @@ def prepare_data(cfg: DataConfig, seed: int = 1) -> MultilingualData:
         seed,
         spm.__version__,
     )
-    vocab_path = root / f"spm-{vocab_key}.model"
-    lines: CorpusLines | None = None
-    if vocab_path.is_file():
-        vocab = Vocab.load(vocab_path)
+    path = root / f"spm-{vocab_key}.model"
+    if path.is_file():
+        vocab = Vocab.load(path)
     else:
-        lines = _checked_lines(cfg)
-        langs = {lang for pair in lines.pairs.values() for lang in pair}
+        corpus = lines()
         log.info(
             "training a vocabulary of up to %d pieces (data.vocab_size) on %s",
-            cfg.vocab_size, ", ".join(lines.tasks),
+            cfg.vocab_size, ", ".join(corpus.tasks),
         )
         start = time.perf_counter()
         vocab = Vocab.train(
-            vocab_path,
-            lines.lines["train"],
-            langs,
+            path,
+            corpus.lines["train"],
+            {lang for pair in corpus.pairs.values() for lang in pair},
             vocab_size=cfg.vocab_size,
             model_type=cfg.vocab_model,
             sample_size=cfg.vocab_sample,
@@ -138,35 +152,24 @@ def prepare_data(cfg: DataConfig, seed: int = 1) -> MultilingualData:
         )
     else:
         log.info("vocabulary: %d pieces", vocab.size)
-    entry = cache_dir(root, corpus_key, vocab, cfg.max_len, cfg.source_tag)
-    if is_built(entry):
-        data = load_binarized(entry)
-    else:
-        if lines is None:
-            lines = _checked_lines(cfg)
-        workers = cfg.workers or default_workers()
-        total = sum(sum(lines.sizes(split).values()) for split in lines.lines)
-        log.info("binarizing %s (%d lines) into %s with %d workers", ", ".join(lines.tasks), total, entry, workers)
-        start = time.perf_counter()
-        data = binarize(
-            lines,
-            vocab,
-            root,
-            max_len=cfg.max_len,
-            source_tag=cfg.source_tag,
-            corpus_key=corpus_key,
-            workers=workers,
-            progress=True,
-        )
-        seconds = time.perf_counter() - start
-        log.info("binarized %d lines in %.1f s (%.0f lines/s, %d workers)", total, seconds,
-                 total / max(seconds, 1e-9), workers)
-        for task, n in sorted(data.skipped.items()):
-            if n:
-                log.info(
-                    "%s: skipped %d training pairs (empty or longer than %d)", task, n, cfg.max_len
-                )
-    return MultilingualData(cfg, vocab, data)  # the raw training text is re-read if asked for
+    return vocab
+
+
+def _binarized(cfg: DataConfig, root: Path, corpus_key: str, vocab: Vocab, lines: CorpusLines) -> Binarized:
+    """Binarize the corpus over ``cfg.workers`` processes into the cache, logging the rate."""
+    workers = cfg.workers or default_workers()
+    total = sum(sum(lines.sizes(split).values()) for split in lines.lines)
+    log.info("binarizing %s (%d lines) with %d workers", ", ".join(lines.tasks), total, workers)
+    start = time.perf_counter()
+    data = binarize(lines, vocab, root, max_len=cfg.max_len, source_tag=cfg.source_tag,
+                    corpus_key=corpus_key, workers=workers, progress=True)
+    seconds = time.perf_counter() - start
+    log.info("binarized %d lines in %.1f s (%.0f lines/s, %d workers) into %s", total, seconds,
+             total / max(seconds, 1e-9), workers, data.path)
+    for task, n in sorted(data.skipped.items()):
+        if n:
+            log.info("%s: skipped %d training pairs (empty or longer than %d)", task, n, cfg.max_len)
+    return data
 
 
 class MultilingualData:
