@@ -142,3 +142,19 @@ def test_a_build_killed_half_way_reruns_to_the_same_cache(tmp_path: Path, monkey
     prepare_data(config(root, cache, workers=2))
     assert digest(cache) == digest(tmp_path / "clean")
     assert not list(cache.glob(".tmp-*")), "the killed build's temporary folder is removed"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_preparation_shows_progress_with_a_rate_and_eta_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = write_corpus(tmp_path / "corpus")
+    terminal = _Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    prepare_data(config(root, tmp_path / "cache", workers=1))
+    shown = terminal.getvalue()
+    assert "check" in shown and "B/s" in shown, shown  # the checking pass, over bytes
+    assert "binarize" in shown and "line/s" in shown and "<" in shown, shown  # rate and ETA
+    assert "/343 [" in shown, shown  # the total: every line of every split of both languages, 256 + 87

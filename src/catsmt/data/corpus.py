@@ -253,19 +253,41 @@ class CorpusLines:
         return {task: lines.size for task, lines in self.lines.get(split, {}).items()}
 
 
-def corpus_lines(cfg: DataConfig, *, required: tuple[str, ...] = ("train", "valid")) -> CorpusLines:
+def corpus_lines(
+    cfg: DataConfig, *, required: tuple[str, ...] = ("train", "valid"), progress: bool = False
+) -> CorpusLines:
     """Check every task and split named by ``cfg`` as :func:`read_corpus` does (the same
     errors, before anything is written) and index them for reading in chunks.
 
-    Reads each file once, in blocks; memory does not grow with the corpus.
+    Reads each file once, in blocks; memory does not grow with the corpus. ``progress``
+    shows a bar over the bytes to read, on a terminal.
 
     Raises:
         DataError, ValueError: as :func:`read_corpus`.
     """
     tasks, plan = _sources(cfg, required)
     lines: dict[str, dict[str, PairLines]] = {split: {} for split in SPLITS}
-    for task, split, source in plan:  # in read_corpus's order: the first error is the same
-        if isinstance(source, DataError):
-            raise source
-        lines[split][task] = source.lines(*tasks[task])
+    total = sum(path.stat().st_size for *_, source in plan
+                if not isinstance(source, DataError) for path in source.paths)
+    bar = _bytes_bar(total, progress)
+    try:
+        for task, split, source in plan:  # in read_corpus's order: the first error is the same
+            if isinstance(source, DataError):
+                raise source
+            if bar is not None:
+                bar.set_description(f"check {task} {split}", refresh=False)
+            lines[split][task] = source.lines(*tasks[task], on_bytes=None if bar is None else bar.update)
+    finally:
+        if bar is not None:
+            bar.close()
     return CorpusLines(list(tasks), tasks, lines)
+
+
+def _bytes_bar(total: int, enabled: bool) -> Any:
+    """A tqdm bar over ``total`` bytes (shown only on a terminal), or None."""
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="B", unit_scale=True, dynamic_ncols=True, mininterval=1.0,
+                desc="check", disable=None, leave=False)

@@ -107,7 +107,7 @@ class _CheckedOnce:
     def __call__(self) -> CorpusLines:
         if self._lines is None:
             start = time.perf_counter()
-            self._lines = corpus_lines(self._cfg)
+            self._lines = corpus_lines(self._cfg, progress=True)
             log.info("checked the corpus files in %.1f s", time.perf_counter() - start)
         return self._lines
 

@@ -57,9 +57,10 @@ class _AlignedFiles:
     def read(self, src: str, tgt: str) -> tuple[list[str], list[str]]:
         return read_parallel(self.files[src], self.files[tgt])
 
-    def lines(self, src: str, tgt: str) -> PairLines:
+    def lines(self, src: str, tgt: str, on_bytes: Callable[[int], object] | None = None) -> PairLines:
         """The split checked as :meth:`read` checks it, in chunks, without holding its text."""
-        a, b = index_lines(self.files[src]), index_lines(self.files[tgt])
+        a = index_lines(self.files[src], on_bytes=on_bytes)
+        b = index_lines(self.files[tgt], on_bytes=on_bytes)
         if a.lines != b.lines:
             raise unaligned_error(a.path, a.lines, b.path, b.lines)
         return PairLines.aligned(a, b)
@@ -80,13 +81,14 @@ class _TsvFile:
         left, right = read_tsv(self.path)
         return (left, right) if src == self.langs[0] else (right, left)
 
-    def lines(self, src: str, tgt: str) -> PairLines:
+    def lines(self, src: str, tgt: str, on_bytes: Callable[[int], object] | None = None) -> PairLines:
         """The split checked as :meth:`read` checks it, in chunks, without holding its text."""
-        return PairLines.tsv(index_lines(self.path, tsv=True), swap=src != self.langs[0])
+        index = index_lines(self.path, tsv=True, on_bytes=on_bytes)
+        return PairLines.tsv(index, swap=src != self.langs[0])
 
 
 #: One split of one pair on disk: ``paths`` (its files), ``read(src, tgt)`` (its lines as lists)
-#: and ``lines(src, tgt)`` (checked, in chunks).
+#: and ``lines(src, tgt, on_bytes=None)`` (checked, in chunks).
 Source = _AlignedFiles | _TsvFile
 #: (a, b) as the files name the pair -> split -> where that split is.
 CorpusIndex = dict[tuple[str, str], dict[str, Source]]

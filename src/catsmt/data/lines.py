@@ -18,7 +18,7 @@ judged by the same per-line function the list readers use (:func:`check_line`,
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,9 +116,13 @@ def read_range(path: Path, start: int, end: int) -> list[str]:
     return [p.rstrip(b"\r").decode("utf-8") for p in pieces]
 
 
-def index_lines(path: str | Path, tsv: bool = False) -> LineIndex:
+def index_lines(
+    path: str | Path, tsv: bool = False, on_bytes: Callable[[int], object] | None = None
+) -> LineIndex:
     """Check every line of ``path`` as :func:`catsmt.data.corpus.read_lines` (or ``read_tsv``
     when ``tsv``) would, count the lines and find the chunk boundaries, in bounded memory.
+
+    ``on_bytes(n)`` is called with the bytes of each block read (for a progress bar).
 
     Raises:
         DataError: the first bad line, as the list readers word it, or an empty file.
@@ -131,6 +135,8 @@ def index_lines(path: str | Path, tsv: bool = False) -> LineIndex:
     with open(path, "rb") as f:
         while True:
             block = f.read(BLOCK_BYTES)
+            if on_bytes is not None:
+                on_bytes(len(block))
             data = carry + block if carry else block
             if not block:
                 if data:  # a last line without "\n"
