@@ -123,3 +123,24 @@ def test_a_missing_folder_and_bad_names_raise(tmp_path: Path) -> None:
         check_corpus(tmp_path / "nope")
     with pytest.raises(DataError, match="format must be one of fairseq, tsv, ted"):
         check_corpus(tmp_path, fmt="csv")
+
+
+def test_checking_a_folder_streams_it_and_holds_no_list_of_its_lines(tmp_path, monkeypatch):
+    """`catsmt prepare` on an OPUS-size folder must not read it into memory: the list readers
+    are never called, and a bad line is still found and named."""
+    from catsmt.data import layouts
+    from catsmt.data.prepare import check_corpus
+
+    def no_lists(*a, **kw):
+        raise AssertionError("check_corpus read a whole file into a list")
+
+    monkeypatch.setattr(layouts, "read_parallel", no_lists)  # what Source.read calls
+    monkeypatch.setattr(layouts, "read_tsv", no_lists)
+    for split in ("train", "valid"):
+        (tmp_path / f"{split}.eng-aaa.eng").write_text("a b\nc d\n")
+        (tmp_path / f"{split}.eng-aaa.aaa").write_text("x y\nz w\n")
+    (tmp_path / "train.eng-bbb.eng").write_text("a\n\n")
+    (tmp_path / "train.eng-bbb.bbb").write_text("x\ny\n")
+    check = check_corpus(tmp_path)
+    assert check.found[("eng", "aaa")]["train"].pairs == 2
+    assert any("train.eng-bbb.eng:2: empty" in p for p in check.problems), check.problems

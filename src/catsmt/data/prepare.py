@@ -150,7 +150,9 @@ def _shared_language(index: CorpusIndex) -> str | None:
 
 
 def _read_all(index: CorpusIndex, problems: list[str]) -> dict[tuple[str, str], dict[str, SplitCheck]]:
-    """Read every split of every pair with the corpus readers, collecting their errors."""
+    """Check every split of every pair as training reads it, collecting the errors.
+
+    Streams (:meth:`Source.lines`): a folder of any size is checked in bounded memory."""
     found: dict[tuple[str, str], dict[str, SplitCheck]] = {}
     for (a, b), splits in sorted(index.items()):
         for split in SPLITS:
@@ -159,8 +161,7 @@ def _read_all(index: CorpusIndex, problems: list[str]) -> dict[tuple[str, str], 
                 continue
             check = SplitCheck(files=source.paths)
             try:
-                src, _ = source.read(a, b)
-                check.pairs = len(src)
+                check.pairs = source.lines(a, b).size
             except DataError as e:
                 check.error = str(e)
                 problems.append(str(e))
