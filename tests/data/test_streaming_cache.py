@@ -158,3 +158,23 @@ def test_preparation_shows_progress_with_a_rate_and_eta_on_a_terminal(tmp_path: 
     assert "check" in shown and "B/s" in shown, shown  # the checking pass, over bytes
     assert "binarize" in shown and "line/s" in shown and "<" in shown, shown  # rate and ETA
     assert "/343 [" in shown, shown  # the total: every line of every split of both languages, 256 + 87
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_files_checked_in_parallel_report_the_error_read_corpus_reports(tmp_path: Path, workers: int) -> None:
+    from catsmt.data.corpus import corpus_lines, read_corpus
+    from catsmt.data.errors import DataError
+
+    root = write_corpus(tmp_path / "corpus")
+    (root / "valid.eng-aaa.aaa").write_bytes(b"ok\n\xff\n" + b"x\n" * 15)  # the first bad file read
+    (root / "train.eng-bbb.bbb").write_text("a\n\nb\n")  # a later one
+    cfg = config(root, tmp_path / "cache", workers=workers)
+    with pytest.raises(DataError) as expected:
+        read_corpus(cfg)
+    with pytest.raises(DataError) as got:
+        corpus_lines(cfg, workers=workers)
+    assert str(got.value) == str(expected.value) and "valid.eng-aaa.aaa:2: invalid UTF-8" in str(got.value)
+    (root / "valid.eng-aaa.aaa").write_text("ok\n" * 17)
+    (root / "train.eng-bbb.bbb").write_text("a\n" * 61)
+    ok = corpus_lines(cfg, workers=workers)
+    assert ok.sizes("train") == {"aaa": 230, "bbb": 61} and ok.sizes("valid") == {"aaa": 17, "bbb": 17}

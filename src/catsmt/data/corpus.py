@@ -29,12 +29,15 @@ from catsmt.data.layouts import (
     scan_corpus,
 )
 from catsmt.data.lines import (
+    LineIndex,
     PairLines,
+    index_lines,
     iter_lines,
     read_lines,
     read_parallel,
     read_tsv,
 )
+from catsmt.data.workers import ordered_map
 
 __all__ = [
     "FAIRSEQ_FILE", "HELD_OUT", "LAYOUTS", "SPLITS", "Corpus", "CorpusIndex", "CorpusLines",
@@ -254,33 +257,45 @@ class CorpusLines:
 
 
 def corpus_lines(
-    cfg: DataConfig, *, required: tuple[str, ...] = ("train", "valid"), progress: bool = False
+    cfg: DataConfig, *, required: tuple[str, ...] = ("train", "valid"), progress: bool = False,
+    workers: int = 1,
 ) -> CorpusLines:
     """Check every task and split named by ``cfg`` as :func:`read_corpus` does (the same
     errors, before anything is written) and index them for reading in chunks.
 
-    Reads each file once, in blocks; memory does not grow with the corpus. ``progress``
-    shows a bar over the bytes to read, on a terminal.
+    Reads each file once, in blocks; memory does not grow with the corpus. The files are
+    checked over ``workers`` processes, the errors still reported in :func:`read_corpus`'s
+    order. ``progress`` shows a bar over the bytes to read, on a terminal.
 
     Raises:
         DataError, ValueError: as :func:`read_corpus`.
     """
     tasks, plan = _sources(cfg, required)
+    jobs = [job for task, _, source in plan if not isinstance(source, DataError)
+            for job in source.index_jobs(*tasks[task])]
+    bar = _bytes_bar(sum(path.stat().st_size for path, _ in jobs), progress)
+    indexes = ordered_map(_index_file, jobs, workers)
     lines: dict[str, dict[str, PairLines]] = {split: {} for split in SPLITS}
-    total = sum(path.stat().st_size for *_, source in plan
-                if not isinstance(source, DataError) for path in source.paths)
-    bar = _bytes_bar(total, progress)
     try:
         for task, split, source in plan:  # in read_corpus's order: the first error is the same
             if isinstance(source, DataError):
                 raise source
-            if bar is not None:
-                bar.set_description(f"check {task} {split}", refresh=False)
-            lines[split][task] = source.lines(*tasks[task], on_bytes=None if bar is None else bar.update)
+            found = []
+            for path, _ in source.index_jobs(*tasks[task]):
+                found.append(next(indexes))
+                if bar is not None:
+                    bar.set_description(f"check {task} {split}", refresh=False)
+                    bar.update(path.stat().st_size)
+            lines[split][task] = source.assemble(*tasks[task], found)
     finally:
+        indexes.close()  # type: ignore[attr-defined]
         if bar is not None:
             bar.close()
     return CorpusLines(list(tasks), tasks, lines)
+
+
+def _index_file(job: tuple[Path, bool]) -> LineIndex:
+    return index_lines(*job)
 
 
 def _bytes_bar(total: int, enabled: bool) -> Any:

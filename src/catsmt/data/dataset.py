@@ -43,10 +43,10 @@ from catsmt.data.binarize import (
 )
 from catsmt.data.config import DataConfig
 from catsmt.data.corpus import CorpusLines, corpus_lines, read_corpus
-from catsmt.data.encode import default_workers
 from catsmt.data.errors import DataError
 from catsmt.data.sampler import BatchSampler, length_batches
 from catsmt.data.vocab import Vocab
+from catsmt.data.workers import default_workers
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class _CheckedOnce:
     def __call__(self) -> CorpusLines:
         if self._lines is None:
             start = time.perf_counter()
-            self._lines = corpus_lines(self._cfg, progress=True)
+            self._lines = corpus_lines(self._cfg, progress=True, workers=self._cfg.workers or default_workers())
             log.info("checked the corpus files in %.1f s", time.perf_counter() - start)
         return self._lines
 

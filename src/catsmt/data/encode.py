@@ -4,19 +4,14 @@
 in the cache's layout (sources ``[<2tgt>] + pieces + [</s>]``, targets the pieces alone; for
 training data the pairs with an empty side or a side over ``max_len`` pieces dropped).
 :func:`encode_chunks` maps it over the chunks of a corpus **in order**, over ``workers``
-processes with at most two chunks per worker in flight, so the result is the same array,
-byte for byte, whatever the number of workers, and memory is bounded by a few chunks.
+processes (:func:`catsmt.data.workers.ordered_map`), so the result is the same array, byte
+for byte, whatever the number of workers, and memory is bounded by a few chunks.
 SentencePiece runs one thread per process: the parallelism is the workers'.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import sys
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import chain
 
@@ -24,6 +19,7 @@ import numpy as np
 import sentencepiece as spm
 
 from catsmt.data.lines import PairChunk
+from catsmt.data.workers import ordered_map
 
 _ENCODE_BATCH = 8192
 """Lines handed to SentencePiece at once (its Python lists of ids are the big temporary)."""
@@ -122,12 +118,7 @@ def encode_chunk(sp: spm.SentencePieceProcessor, job: EncodeJob) -> EncodedChunk
 _WORKER: dict[str, spm.SentencePieceProcessor] = {}
 
 
-def _init_worker(model_proto: bytes) -> None:
-    if sys.platform.startswith("linux"):  # die with the parent (a killed build leaves no workers)
-        import ctypes
-        import signal
-
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+def _load_model(model_proto: bytes) -> None:
     _WORKER["sp"] = spm.SentencePieceProcessor(model_proto=model_proto)
 
 
@@ -135,26 +126,10 @@ def _encode_in_worker(job: EncodeJob) -> EncodedChunk:
     return encode_chunk(_WORKER["sp"], job)
 
 
-def default_workers() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
-def _context() -> multiprocessing.context.BaseContext:
-    # fork is fast (no re-import of torch) and safe here: a worker runs only numpy and
-    # SentencePiece. Elsewhere (macOS, Windows) spawn.
-    if sys.platform.startswith("linux"):
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
-
-
 def encode_chunks(
     model_proto: bytes, jobs: Iterable[EncodeJob], workers: int, sp: spm.SentencePieceProcessor | None = None
 ) -> Iterator[EncodedChunk]:
-    """:func:`encode_chunk` of every job, yielded in the jobs' order.
+    """:func:`encode_chunk` of every job, yielded in the jobs' order (:func:`ordered_map`).
 
     Args:
         model_proto: the SentencePiece model, for the worker processes.
@@ -168,17 +143,4 @@ def encode_chunks(
         for job in jobs:
             yield encode_chunk(sp, job)
         return
-    workers = min(workers, len(jobs))
-    pending: deque[Future[EncodedChunk]] = deque()
-    with ProcessPoolExecutor(workers, mp_context=_context(), initializer=_init_worker,
-                             initargs=(model_proto,)) as pool:
-        try:
-            for job in jobs:
-                if len(pending) >= 2 * workers:
-                    yield pending.popleft().result()
-                pending.append(pool.submit(_encode_in_worker, job))
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            for future in pending:
-                future.cancel()
+    yield from ordered_map(_encode_in_worker, jobs, workers, _load_model, (model_proto,))

@@ -28,7 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from catsmt.data.errors import DataError
-from catsmt.data.lines import PairLines, index_lines, read_parallel, read_tsv, unaligned_error
+from catsmt.data.lines import (
+    LineIndex,
+    PairLines,
+    index_lines,
+    read_parallel,
+    read_tsv,
+    unaligned_error,
+)
 
 SPLITS = ("train", "valid", "test")
 """The splits of a corpus, in the order they are read and reported."""
@@ -59,8 +66,15 @@ class _AlignedFiles:
 
     def lines(self, src: str, tgt: str, on_bytes: Callable[[int], object] | None = None) -> PairLines:
         """The split checked as :meth:`read` checks it, in chunks, without holding its text."""
-        a = index_lines(self.files[src], on_bytes=on_bytes)
-        b = index_lines(self.files[tgt], on_bytes=on_bytes)
+        return self.assemble(src, tgt, [index_lines(p, t, on_bytes) for p, t in self.index_jobs(src, tgt)])
+
+    def index_jobs(self, src: str, tgt: str) -> list[tuple[Path, bool]]:
+        """The files :meth:`lines` checks, in order, as ``(path, tsv)`` for :func:`index_lines`."""
+        return [(self.files[src], False), (self.files[tgt], False)]
+
+    def assemble(self, src: str, tgt: str, indexes: list[LineIndex]) -> PairLines:
+        """:meth:`lines` from the :func:`index_lines` of :meth:`index_jobs`."""
+        a, b = indexes
         if a.lines != b.lines:
             raise unaligned_error(a.path, a.lines, b.path, b.lines)
         return PairLines.aligned(a, b)
@@ -83,12 +97,21 @@ class _TsvFile:
 
     def lines(self, src: str, tgt: str, on_bytes: Callable[[int], object] | None = None) -> PairLines:
         """The split checked as :meth:`read` checks it, in chunks, without holding its text."""
-        index = index_lines(self.path, tsv=True, on_bytes=on_bytes)
+        return self.assemble(src, tgt, [index_lines(self.path, tsv=True, on_bytes=on_bytes)])
+
+    def index_jobs(self, src: str, tgt: str) -> list[tuple[Path, bool]]:
+        """The files :meth:`lines` checks, as ``(path, tsv)`` for :func:`index_lines`."""
+        return [(self.path, True)]
+
+    def assemble(self, src: str, tgt: str, indexes: list[LineIndex]) -> PairLines:
+        """:meth:`lines` from the :func:`index_lines` of :meth:`index_jobs`."""
+        (index,) = indexes
         return PairLines.tsv(index, swap=src != self.langs[0])
 
 
 #: One split of one pair on disk: ``paths`` (its files), ``read(src, tgt)`` (its lines as lists)
-#: and ``lines(src, tgt, on_bytes=None)`` (checked, in chunks).
+#: and ``lines(src, tgt, on_bytes=None)`` (checked, in chunks; also as ``index_jobs`` whose
+#: :func:`index_lines` results ``assemble`` combines, so the files can be checked in parallel).
 Source = _AlignedFiles | _TsvFile
 #: (a, b) as the files name the pair -> split -> where that split is.
 CorpusIndex = dict[tuple[str, str], dict[str, Source]]
