@@ -11,7 +11,8 @@ Layout of one cache entry ``<cache_root>/data-<key>/``::
 ``side`` is ``src`` (``[<2tgt>] + pieces + [</s>]``, the tag only with ``source_tag``) or
 ``tgt`` (the pieces alone; :meth:`TaskArrays.batch` adds the tag and ``</s>``). An entry is
 written into a temporary folder and renamed into place, so readers never see half of one
-(a build killed half-way leaves a ``.tmp-*`` folder that the next build ignores).
+(a build killed half-way leaves a ``.tmp-*`` folder, which the next build of that entry
+removes).
 The key covers the corpus content, the vocabulary file, ``max_len``, ``source_tag`` and
 :data:`FORMAT_VERSION`: any change gives a new entry, an unchanged input loads instantly.
 
@@ -377,11 +378,11 @@ def _remove_abandoned(entry: Path) -> None:
 
 def _alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # PermissionError: alive, someone else's
     except ProcessLookupError:
         return False
-    except PermissionError:  # someone else's process
-        return True
+    except PermissionError:
+        pass
     return True
 
 

@@ -271,21 +271,22 @@ def corpus_lines(
         DataError, ValueError: as :func:`read_corpus`.
     """
     tasks, plan = _sources(cfg, required)
-    jobs = [job for task, _, source in plan if not isinstance(source, DataError)
-            for job in source.index_jobs(*tasks[task])]
-    bar = _bytes_bar(sum(path.stat().st_size for path, _ in jobs), progress)
-    indexes = ordered_map(_index_file, jobs, workers)
+    files = {(task, split): source.index_jobs(*tasks[task])
+             for task, split, source in plan if not isinstance(source, DataError)}
+    sizes = {path: path.stat().st_size for jobs in files.values() for path, _ in jobs}
+    bar = _bytes_bar(sum(sizes[path] for jobs in files.values() for path, _ in jobs), progress)
+    indexes = ordered_map(_index_file, [job for jobs in files.values() for job in jobs], workers)
     lines: dict[str, dict[str, PairLines]] = {split: {} for split in SPLITS}
     try:
         for task, split, source in plan:  # in read_corpus's order: the first error is the same
             if isinstance(source, DataError):
                 raise source
             found = []
-            for path, _ in source.index_jobs(*tasks[task]):
+            for path, _ in files[task, split]:
                 found.append(next(indexes))
                 if bar is not None:
                     bar.set_description(f"check {task} {split}", refresh=False)
-                    bar.update(path.stat().st_size)
+                    bar.update(sizes[path])
             lines[split][task] = source.assemble(*tasks[task], found)
     finally:
         indexes.close()  # type: ignore[attr-defined]
