@@ -11,7 +11,14 @@ import torch
 from matplotlib.image import imread
 
 from catsmt.report.compare import RunRecord
-from catsmt.report.figures import SAMPLING, weight_series, weights_figure
+from catsmt.report.figures import (
+    SAMPLING,
+    method_styles,
+    valid_loss_figure,
+    valid_loss_plot,
+    weight_series,
+    weights_figure,
+)
 from catsmt.weighting import RunBudget, Weighting, get_method
 
 LANGS = ["aa", "bb", "cc"]
@@ -77,3 +84,37 @@ def test_static_weights_make_no_figure(tmp_path: Path, name: str) -> None:
     if name == "unimax":
         assert set(weight_series(record)["unimax_epochs"]) == set(LANGS)  # logged, but constant
     assert weights_figure(record, tmp_path / f"weights_{name}.png", str) is None
+
+
+def _valid_run(tmp_path: Path, name: str) -> RunRecord:
+    """A finished run folder with validation NLL at a few updates for every language."""
+    run_dir = tmp_path / name
+    run_dir.mkdir()
+    events = [{"event": "valid", "step": step, "split": "valid", "lang": lang, "nll": 5.0 - step / 100 + i}
+              for step in (100, 200, 300) for i, lang in enumerate(LANGS)]
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    scores = {"langs": {lang: {"group": GROUPS[lang]} for lang in LANGS}}
+    return RunRecord(name, 1, run_dir, scores, {}, {})
+
+
+@pytest.mark.parametrize("n", [1, 3, 10, 11, 15, 40])
+def test_every_method_gets_its_own_colour_and_line_style(n: int) -> None:
+    styles = method_styles(n)
+    assert len(styles) == n
+    assert len({(str(s["color"]), s["linestyle"]) for s in styles}) == n
+
+
+def test_validation_curves_keep_the_legend_off_the_panels(tmp_path: Path) -> None:
+    """With 15 methods (the CPU study's report) the legend covered the first panel, and the
+    default ten colours repeated: two methods drew identical lines."""
+    records = [_valid_run(tmp_path, f"m{i}") for i in range(15)]
+    fig = valid_loss_plot(records, str)
+    assert all(ax.get_legend() is None for ax in fig.axes)
+    assert len(fig.legends) == 1
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [f"m{i}" for i in range(15)]
+    panel = fig.axes[0]
+    looks = {(str(line.get_color()), line.get_linestyle()) for line in panel.get_lines()}
+    assert len(panel.get_lines()) == 15 and len(looks) == 15
+    assert all(len(line.get_xdata()) == 3 and line.get_marker() == "o" for line in panel.get_lines())
+    path = valid_loss_figure(records, tmp_path / "valid_nll.png", str)
+    assert imread(path).shape[0] > 0

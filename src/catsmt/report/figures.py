@@ -20,8 +20,20 @@ def _grid(n: int) -> tuple[int, int]:
     return math.ceil(n / cols), cols
 
 
-def valid_loss_figure(records: Sequence[Any], path: Path, label: Callable[[str], str]) -> Path:
-    """One panel per language: validation NLL over updates, one line per method (first seed)."""
+def method_styles(n: int) -> list[dict[str, Any]]:
+    """``n`` distinct (colour, line style) pairs: matplotlib's ten colours while they suffice,
+    else tab20's twenty, each round of colours with the next line style."""
+    from matplotlib import colormaps
+
+    colors: list[Any] = [f"C{i}" for i in range(10)] if n <= 10 else [colormaps["tab20"](i) for i in range(20)]
+    dashes = ["-", "--", ":", "-."]
+    return [{"color": colors[i % len(colors)], "linestyle": dashes[(i // len(colors)) % len(dashes)]} for i in range(n)]
+
+
+def valid_loss_plot(records: Sequence[Any], label: Callable[[str], str]) -> Figure:
+    """One panel per language: validation NLL over updates, one line per method (first seed),
+    each method in its own colour and line style, the legend beside the panels (never over
+    a curve)."""
     first: dict[str, Any] = {}
     for r in records:
         first.setdefault(r.method, r)
@@ -29,25 +41,37 @@ def valid_loss_figure(records: Sequence[Any], path: Path, label: Callable[[str],
     groups = {lang: records[0].scores["langs"][lang]["group"] for lang in langs}
     langs = [lang for g in ("low", "mid", "high") for lang in langs if groups[lang] == g]
     rows, cols = _grid(len(langs))
-    fig = Figure(figsize=(3.2 * cols, 2.6 * rows), layout="constrained")
+    fig = Figure(figsize=(3.2 * cols + 2.8, 2.6 * rows), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False)
     curves: dict[str, dict[str, list[tuple[int, float]]]] = {}
     for method, r in first.items():
         for e in read_metrics(r.run_dir / "metrics.jsonl"):
             if e.get("event") == "valid" and e.get("lang") in groups:
                 curves.setdefault(method, {}).setdefault(e["lang"], []).append((e["step"], e["nll"]))
+    styles = dict(zip(curves, method_styles(len(curves)), strict=True))
     for i, lang in enumerate(langs):
         ax = axes[i // cols][i % cols]
         for method, per_lang in curves.items():
             pts = sorted(per_lang.get(lang, []))
             if pts:
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", markersize=2.5, label=label(method))
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", markersize=2.5,
+                        label=label(method), **styles[method])
         ax.set_title(f"{lang} ({groups[lang]})")
         ax.set_xlabel("update")
         ax.set_ylabel("valid NLL")
     for j in range(len(langs), rows * cols):
         axes[j // cols][j % cols].axis("off")
-    axes[0][0].legend(fontsize="small")
+    handles: dict[str, Any] = {}
+    for ax in fig.axes:  # every method once, even one that logged no point for the first language
+        for handle, name in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(name, handle)
+    fig.legend(list(handles.values()), list(handles), loc="outside right upper", fontsize="small")
+    return fig
+
+
+def valid_loss_figure(records: Sequence[Any], path: Path, label: Callable[[str], str]) -> Path:
+    """:func:`valid_loss_plot`, saved to ``path``."""
+    fig = valid_loss_plot(records, label)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
     return path
