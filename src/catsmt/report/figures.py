@@ -162,9 +162,10 @@ def pareto_figure(records: Sequence[Any], path: Path, label: Callable[[str], str
         g = group_means(r.scores, metric)
         by_method.setdefault(r.method, []).append((g.get("low", float("nan")), g.get("high", float("nan"))))
     markers = "osD^vP*XhH<>"
+    styles = method_styles(len(by_method))
     for i, (method, pts) in enumerate(by_method.items()):
         xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-        line = ax.scatter(xs, ys, s=14, alpha=0.5, marker=markers[i % len(markers)])
+        line = ax.scatter(xs, ys, s=14, alpha=0.5, marker=markers[i % len(markers)], color=styles[i]["color"])
         mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
         sx = (sum((x - mx) ** 2 for x in xs) / (len(xs) - 1)) ** 0.5 if len(xs) > 1 else 0.0
         sy = (sum((y - my) ** 2 for y in ys) / (len(ys) - 1)) ** 0.5 if len(ys) > 1 else 0.0
