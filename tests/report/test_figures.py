@@ -8,12 +8,16 @@ from pathlib import Path
 
 import pytest
 import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 from matplotlib.image import imread
 
 from catsmt.report.compare import RunRecord
 from catsmt.report.figures import (
     SAMPLING,
+    cats_multiplier_figure,
     method_styles,
+    pareto_figure,
     valid_loss_figure,
     valid_loss_plot,
     weight_series,
@@ -118,3 +122,49 @@ def test_validation_curves_keep_the_legend_off_the_panels(tmp_path: Path) -> Non
     assert all(len(line.get_xdata()) == 3 and line.get_marker() == "o" for line in panel.get_lines())
     path = valid_loss_figure(records, tmp_path / "valid_nll.png", str)
     assert imread(path).shape[0] > 0
+
+
+def _saved_figures(monkeypatch: pytest.MonkeyPatch) -> list[Figure]:
+    """Every Figure that the code under test saves, drawn, in order."""
+    saved: list[Figure] = []
+    original = Figure.savefig
+
+    def savefig(self: Figure, *args: object, **kwargs: object) -> None:
+        original(self, *args, **kwargs)
+        saved.append(self)
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    return saved
+
+
+def _titles_inside(fig: Figure) -> bool:
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    width = fig.bbox.width
+    titles = [ax.title for ax in fig.axes if ax.title.get_text()]
+    boxes = [t.get_window_extent(renderer) for t in titles]
+    return bool(boxes) and all(box.x0 >= 0 and box.x1 <= width for box in boxes)
+
+
+LONG = "CATS (loss_term=ascent, temperature=5, alpha_lr=0.5)"
+
+
+def test_long_method_labels_keep_titles_inside_the_figures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CPU study's labels are long: centred one-line titles were cut at both ends."""
+    saved = _saved_figures(monkeypatch)
+    run_dir = tmp_path / "cats"
+    run_dir.mkdir()
+    events = [{"event": "train", "step": step, "split": "train", "lang": "all",
+               "weights": {**{f"alpha/{lang}": (1 + i * step / 10) / 3 for i, lang in enumerate(LANGS)},
+                           "cats/lambda_c": step / 10, "cats/curvature": 1 / step}}
+              for step in range(1, 11)]
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    scores = {"langs": {lang: {"group": GROUPS[lang], "bleu": 1.0, "chrf": 2.0 + i} for i, lang in enumerate(LANGS)}}
+    record = RunRecord("cats", 1, run_dir, scores, {}, {})
+    label = lambda method: LONG  # noqa: E731
+    assert weights_figure(record, tmp_path / "w.png", label) is not None
+    pareto_figure([record], tmp_path / "p.png", label, "chrf")
+    assert cats_multiplier_figure(record, tmp_path / "m.png", label) is not None
+    assert len(saved) == 3
+    assert all(_titles_inside(fig) for fig in saved)

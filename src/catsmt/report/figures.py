@@ -5,6 +5,7 @@ distribution, the Pareto view, and CATS's multipliers."""
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,12 @@ from matplotlib.figure import Figure
 
 from catsmt.evaluation.scores import group_averages
 from catsmt.run.metrics import read_metrics
+
+
+def _title(ax: Any, text: str, chars: int) -> None:
+    """A title wrapped at ``chars`` characters, so that a long method label stays inside the
+    figure (a centred one-line title wider than the figure is cut at both ends)."""
+    ax.set_title(textwrap.fill(text, chars))
 
 
 def _grid(n: int) -> tuple[int, int]:
@@ -139,7 +146,7 @@ def weights_figure(record: Any, path: Path, label: Callable[[str], str]) -> Path
         what = "sampling distribution" if family == SAMPLING else f"{family} per language"
         ax.set_xlabel("update")
         ax.set_ylabel("sampling probability" if family == SAMPLING else family)
-        ax.set_title(f"{label(record.method)}: {what} (solid: low-resource)")
+        _title(ax, f"{label(record.method)}: {what} (solid: low-resource)", 50)
         ax.legend(fontsize="small", ncol=2)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
@@ -175,7 +182,7 @@ def pareto_figure(records: Sequence[Any], path: Path, label: Callable[[str], str
     name = {"bleu": "BLEU", "chrf": "chrF"}.get(metric, metric)
     ax.set_xlabel(f"low-resource mean {name}")
     ax.set_ylabel(f"high-resource mean {name}")
-    ax.set_title(f"Pareto view, test {name} (large: mean ± sd over seeds)")
+    _title(ax, f"Pareto view, test {name} (large: mean ± sd over seeds)", 40)
     ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.02, 0.5))  # outside: never over a point
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
@@ -197,7 +204,7 @@ def cats_multiplier_figure(record: Any, path: Path, label: Callable[[str], str])
     for key, pts in series.items():
         ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", markersize=2, label=key.split("/", 1)[1])
     ax.set_xlabel("update")
-    ax.set_title(f"{label(record.method)}: λ_c and the batch curvature αᵀGα (normalised)")
+    _title(ax, f"{label(record.method)}: λ_c and the batch curvature αᵀGα (normalised)", 50)
     ax.legend(fontsize="small")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
