@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -119,7 +121,7 @@ def test_validation_curves_keep_the_legend_off_the_panels(tmp_path: Path) -> Non
     panel = fig.axes[0]
     looks = {(str(line.get_color()), line.get_linestyle()) for line in panel.get_lines()}
     assert len(panel.get_lines()) == 15 and len(looks) == 15
-    assert all(len(line.get_xdata()) == 3 and line.get_marker() == "o" for line in panel.get_lines())
+    assert all(np.size(line.get_xdata()) == 3 and line.get_marker() == "o" for line in panel.get_lines())
     path = valid_loss_figure(records, tmp_path / "valid_nll.png", str)
     assert imread(path).shape[0] > 0
 
@@ -129,7 +131,7 @@ def _saved_figures(monkeypatch: pytest.MonkeyPatch) -> list[Figure]:
     saved: list[Figure] = []
     original = Figure.savefig
 
-    def savefig(self: Figure, *args: object, **kwargs: object) -> None:
+    def savefig(self: Figure, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
         saved.append(self)
 
