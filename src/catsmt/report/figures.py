@@ -22,6 +22,13 @@ def _title(ax: Any, text: str, chars: int) -> None:
     ax.set_title(textwrap.fill(text, chars))
 
 
+def _save(fig: Figure, path: Path) -> Path:
+    """Write ``fig`` to ``path`` (folders made as needed) at the report's resolution."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    return path
+
+
 def _grid(n: int) -> tuple[int, int]:
     cols = min(4, n)
     return math.ceil(n / cols), cols
@@ -78,10 +85,7 @@ def valid_loss_plot(records: Sequence[Any], label: Callable[[str], str]) -> Figu
 
 def valid_loss_figure(records: Sequence[Any], path: Path, label: Callable[[str], str]) -> Path:
     """:func:`valid_loss_plot`, saved to ``path``."""
-    fig = valid_loss_plot(records, label)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    return path
+    return _save(valid_loss_plot(records, label), path)
 
 
 #: The name of the sampling distribution among :func:`weight_series`'s families.
@@ -148,9 +152,7 @@ def weights_figure(record: Any, path: Path, label: Callable[[str], str]) -> Path
         ax.set_ylabel("sampling probability" if family == SAMPLING else family)
         _title(ax, f"{label(record.method)}: {what} (solid: low-resource)", 50)
         ax.legend(fontsize="small", ncol=2)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    return path
+    return _save(fig, path)
 
 
 def group_means(scores: dict[str, Any], metric: str) -> dict[str, float]:
@@ -184,9 +186,7 @@ def pareto_figure(records: Sequence[Any], path: Path, label: Callable[[str], str
     ax.set_ylabel(f"high-resource mean {name}")
     _title(ax, f"Pareto view, test {name} (large: mean ± sd over seeds)", 40)
     ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.02, 0.5))  # outside: never over a point
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    return path
+    return _save(fig, path)
 
 
 def cats_multiplier_figure(record: Any, path: Path, label: Callable[[str], str]) -> Path | None:
@@ -206,9 +206,7 @@ def cats_multiplier_figure(record: Any, path: Path, label: Callable[[str], str])
     ax.set_xlabel("update")
     _title(ax, f"{label(record.method)}: λ_c and the batch curvature αᵀGα (normalised)", 50)
     ax.legend(fontsize="small")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    return path
+    return _save(fig, path)
 
 
 def write_figures(records: Sequence[Any], directory: Path, label: Callable[[str], str]) -> list[Path]:
