@@ -289,7 +289,7 @@ def corpus_lines(
                     bar.update(sizes[path])
             lines[split][task] = source.assemble(*tasks[task], found)
     finally:
-        indexes.close()  # type: ignore[attr-defined]
+        indexes.close()
         if bar is not None:
             bar.close()
     return CorpusLines(list(tasks), tasks, lines)
