@@ -53,9 +53,29 @@ def base_method(spec: str) -> str:
     return split_spec(spec)[0]
 
 
-def method_label(spec: str) -> str:
-    """The report's name of a method spec: ``CATS (alpha_lr=0.2)``."""
+def static_temperature(spec: str) -> str | None:
+    """The sampling temperature of a spec that is static temperature sampling, as written
+    (``"5"`` for ``t5`` and for ``temperature+temperature=5``), or None for any other method.
+
+    Every such spec is a point of the front that CATS is judged against, not only the
+    paper's three presets.
+    """
     base, extra = split_spec(spec)
+    if base not in TEMPERATURE_PRESETS and base != "temperature":
+        return None
+    if any(not kv.startswith("weighting.temperature=") for kv in extra):
+        return None
+    if extra:
+        return extra[-1].split("=", 1)[1]
+    return TEMPERATURE_PRESETS.get(base) or str(WEIGHTINGS["temperature"].Params().temperature)
+
+
+def method_label(spec: str) -> str:
+    """The report's name of a method spec: ``CATS (alpha_lr=0.2)``, ``T=2`` for
+    ``temperature+temperature=2``."""
+    base, extra = split_spec(spec)
+    if extra and static_temperature(spec) is not None:
+        return f"T={static_temperature(spec)}"
     label = preset_label(base)
     return f"{label} ({', '.join(kv.split('.', 1)[1] for kv in extra)})" if extra else label
 

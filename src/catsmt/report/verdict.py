@@ -12,10 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from catsmt.report.methods import TEMPERATURE_PRESETS, is_proposed
-
-#: Methods that are static temperatures (the front CATS is measured against).
-TEMPERATURES = tuple(TEMPERATURE_PRESETS)
+from catsmt.report.methods import is_proposed, static_temperature
 
 
 @dataclass(frozen=True)
@@ -74,7 +71,8 @@ def verdict(records: Sequence[Any], metric: str = "chrf", label: Any = str) -> l
             f"T=∞ against T=1: low-resource {name} {d_lo:+.2f}, high-resource {d_hi:+.2f}"
             + (f" -- the trade-off shows{spread}." if opposite else f" -- no trade-off: both move the same way{spread}.")
         )
-    temps = {m: stats[m] for m in TEMPERATURES if m in stats}
+    # The front: every static temperature that ran (t1, t5, tinf, temperature+temperature=2, ...).
+    temps = {m: s for m, s in stats.items() if static_temperature(m) is not None}
 
     cats_variants = [m for m in stats if is_proposed(m)] if temps else []
     for method in cats_variants:
