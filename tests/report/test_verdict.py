@@ -33,8 +33,29 @@ def test_separation_is_the_mean_difference_in_the_larger_seed_sd() -> None:
     line = _line(verdict(runs, label=method_label), "T=∞ against T=1")
     low_sds = 3.25 / statistics.stdev([20, 22])
     high_sds = 5.0 / max(statistics.stdev([30, 31]), statistics.stdev([25, 26]))
-    assert "+3.25" in line and "-5.00" in line and "the trade-off shows" in line
+    assert "+3.25" in line and "-5.00" in line
     assert f"({low_sds:.1f} and {high_sds:.1f} seed sds apart, 2 seeds)" in line
+    # 2.3 sds on the low-resource side is under the 3-sd bar: opposite, not developed.
+    assert "opposite directions, but within 3 seed sds on the low-resource side" in line
+
+
+@pytest.mark.parametrize(
+    ("tinf_low", "tinf_high", "reading"),
+    [
+        # low: 4.15 / 0.35 = 11.7 sds, high: 5.0 / 0.71 = 7.1 sds
+        ((24.0, 24.5), (25.0, 26.0), "the trade-off shows"),
+        # high: -0.5 / 1.41 = 0.35 sds
+        ((24.0, 24.5), (29.0, 31.0), "opposite directions, but within 3 seed sds on the high-resource side"),
+        # low: +0.9 / 1.41 = 0.6 sds as well
+        ((20.0, 22.0), (29.0, 31.0), "within 3 seed sds on the low-resource and high-resource sides"),
+    ],
+)
+def test_developed_needs_both_sides_past_three_sds(
+    tinf_low: tuple[float, float], tinf_high: tuple[float, float], reading: str
+) -> None:
+    runs = [_run("t1", (20, 20), (30, 30)), _run("t1", (20.2, 20.2), (31, 31)),
+            _run("tinf", (tinf_low[0],) * 2, (tinf_high[0],) * 2), _run("tinf", (tinf_low[1],) * 2, (tinf_high[1],) * 2)]
+    assert reading in _line(verdict(runs, label=method_label), "T=∞ against T=1")
 
 
 def test_same_direction_is_no_trade_off() -> None:

@@ -14,6 +14,10 @@ from typing import Any
 
 from catsmt.report.methods import is_proposed, static_temperature
 
+DEVELOPED_SDS = 3.0
+"""A trade-off counts as developed when T=∞ − T=1 moves the two groups in opposite directions,
+each by more than this many seed sds (the bar of the CPU benchmark's issue)."""
+
 
 @dataclass(frozen=True)
 class GroupStats:
@@ -67,9 +71,16 @@ def verdict(records: Sequence[Any], metric: str = "chrf", label: Any = str) -> l
             f" ({separation(t1, ti, 'low'):.1f} and {separation(t1, ti, 'high'):.1f} seed sds apart, {seeds} seeds)"
             if seeds > 1 else " (one seed: no spread to compare with)"
         )
+        short = [g for g in ("low", "high") if separation(t1, ti, g) <= DEVELOPED_SDS] if seeds > 1 else []
+        if not opposite:
+            reading = "no trade-off: both move the same way"
+        elif short:
+            sides = " and ".join(f"{g}-resource" for g in short)
+            reading = f"opposite directions, but within {DEVELOPED_SDS:g} seed sds on the {sides} side{'s' * (len(short) > 1)}"
+        else:
+            reading = "the trade-off shows"
         lines.append(
-            f"T=∞ against T=1: low-resource {name} {d_lo:+.2f}, high-resource {d_hi:+.2f}"
-            + (f" -- the trade-off shows{spread}." if opposite else f" -- no trade-off: both move the same way{spread}.")
+            f"T=∞ against T=1: low-resource {name} {d_lo:+.2f}, high-resource {d_hi:+.2f} -- {reading}{spread}."
         )
     # The front: every static temperature that ran (t1, t5, tinf, temperature+temperature=2, ...).
     temps = {m: s for m, s in stats.items() if static_temperature(m) is not None}
