@@ -67,11 +67,12 @@ def verdict(records: Sequence[Any], metric: str = "chrf", label: Any = str) -> l
         d_lo, d_hi = ti.low - t1.low, ti.high - t1.high
         opposite = d_lo * d_hi < 0
         seeds = min(t1.n, ti.n)
+        sds = {g: separation(t1, ti, g) for g in ("low", "high")}
         spread = (
-            f" ({separation(t1, ti, 'low'):.1f} and {separation(t1, ti, 'high'):.1f} seed sds apart, {seeds} seeds)"
+            f" ({sds['low']:.1f} and {sds['high']:.1f} seed sds apart, {seeds} seeds)"
             if seeds > 1 else " (one seed: no spread to compare with)"
         )
-        short = [g for g in ("low", "high") if separation(t1, ti, g) <= DEVELOPED_SDS] if seeds > 1 else []
+        short = [g for g, n in sds.items() if n <= DEVELOPED_SDS] if seeds > 1 else []
         if not opposite:
             reading = "no trade-off: both move the same way"
         elif short:
