@@ -7,6 +7,8 @@
 #   bash benchmarks/cpu_study.sh others    # GradNorm, MultiDDS, PCGrad, GradVac, MGDA, seed 1
 #   CATS_SPEC=... bash benchmarks/cpu_study.sh report       # one report over every finished run
 #   bash benchmarks/cpu_study.sh run "t1 4" "cats 4"        # any list of "METHOD SEED"
+#   OVERRIDES="train.lr=0.005 train.max_steps=1750" bash benchmarks/cpu_study.sh run "t1 1"
+#                                          # config overrides for every call (a probe's setting)
 #
 # Every (method, seed) is one `catsmt compare` call into the same folder ($OUT, default
 # study/m2o), so finished runs are reused by the later calls and by the report. Test scores
@@ -23,13 +25,14 @@ BEAM="${BEAM:-5}"
 CATS_SPEC="${CATS_SPEC:-cats+loss_term=ascent+temperature=5}"  # the sweep's choice on validation NLL
 SWEEP="${SWEEP:-cats cats+alpha_lr=0.2 cats+loss_term=ascent cats+loss_term=ascent+temperature=5}"
 CATSMT="${CATSMT:-catsmt}"
+OVERRIDES="${OVERRIDES:-}"  # key=value config overrides, space-separated, passed to every call
 
 one() {  # one() METHOD SEED: train (or reuse) and evaluate one run
-  "$CATSMT" compare "$CONFIG" train.progress=false --methods "$1" --seeds "$2" --beam "$BEAM" --out "$OUT" > /dev/null 2>> "$OUT/study.log" \
+  "$CATSMT" compare "$CONFIG" $OVERRIDES train.progress=false --methods "$1" --seeds "$2" --beam "$BEAM" --out "$OUT" > /dev/null 2>> "$OUT/study.log" \
     && echo "$(date -u +%H:%M:%S) done $1 seed $2" | tee -a "$OUT/study.log"
 }
 export -f one
-export CONFIG OUT CATSMT BEAM
+export CONFIG OUT CATSMT BEAM OVERRIDES
 mkdir -p "$OUT"
 
 queue() { printf '%s\n' "$@" | xargs -P "$JOBS" -L 1 bash -c 'one $0 $1'; }
@@ -41,6 +44,6 @@ case "${1:-}" in
   run)    shift; queue "$@" ;;  # run "METHOD SEED" ...: any list, two at a time
   report)
     methods="t1,t5,tinf,${CATS_SPEC},gradnorm,multidds,pcgrad,gradvac,mgda${EXTRA_METHODS:+,$EXTRA_METHODS}"
-    "$CATSMT" compare "$CONFIG" --methods "$methods" --seeds 1,2,3 --beam "$BEAM" --jobs "$JOBS" --report-only --out "$OUT" ;;
+    "$CATSMT" compare "$CONFIG" $OVERRIDES --methods "$methods" --seeds 1,2,3 --beam "$BEAM" --jobs "$JOBS" --report-only --out "$OUT" ;;
   *) echo "usage: $0 sweep|main|others|report|run" >&2; exit 2 ;;
 esac
