@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The CPU study of issue 21 on a 2-core machine: configs/tatoeba-m2o-cpu.yaml (tatoeba-ted8
-# many-to-one, tiny model, 1,500 updates, one thread per run), two runs side by side.
+# many-to-one, tiny model, lr 0.005, 1,500 updates, one thread per run), two runs side by side.
 #
 #   bash benchmarks/cpu_study.sh sweep     # CATS's open choices, seed 1 (select on validation NLL)
 #   CATS_SPEC=cats+... bash benchmarks/cpu_study.sh main    # temperatures and CATS, 3 seeds
@@ -22,7 +22,7 @@ OUT="${OUT:-study/m2o}"
 CONFIG="${CONFIG:-configs/tatoeba-m2o-cpu.yaml}"
 JOBS="${JOBS:-2}"
 BEAM="${BEAM:-5}"
-CATS_SPEC="${CATS_SPEC:-cats+loss_term=ascent+temperature=5}"  # the sweep's choice on validation NLL
+CATS_SPEC="${CATS_SPEC:-cats+loss_term=ascent+temperature=2}"  # the choice on validation NLL at lr 0.005 (m2o)
 SWEEP="${SWEEP:-cats cats+alpha_lr=0.2 cats+loss_term=ascent cats+loss_term=ascent+temperature=5}"
 CATSMT="${CATSMT:-catsmt}"
 OVERRIDES="${OVERRIDES:-}"  # key=value config overrides, space-separated, passed to every call
