@@ -74,3 +74,24 @@ def test_method_resumes_exactly(
     assert events(tmp_path / "resumed") == events(tmp_path / "straight")
     a, b = (load_checkpoint(tmp_path / r / "checkpoints" / "last.pt") for r in ("straight", "resumed"))
     assert same(a["weighting"], b["weighting"]) and same(a["model"], b["model"])
+
+
+def test_cats_with_token_prior_and_alpha_held_trains_as_its_temperature(synthetic_dir: Path, tmp_path: Path) -> None:
+    """With ``token_prior`` and α held at uniform (alpha_lr 0), CATS's meta steps (per-language
+    gradients, combined) and plain steps give the update static temperature gives: the same
+    losses at every update. Without token_prior they differ as soon as a language fills two
+    of the K slots."""
+    common = ("train.max_steps=8", "train.valid_every=8", "train.log_every=1", "model.dim=32", "model.ffn_dim=64",
+              "model.dropout=0.0", "data.max_tokens=384")
+
+    def losses(name: str, *weighting: str) -> list[float]:
+        train(tiny_config(synthetic_dir, tmp_path / name, *common, *weighting))
+        events = read_metrics(tmp_path / name / "metrics.jsonl")
+        return [e["loss"] for e in events if e["event"] == "train" and e["lang"] == "all"]
+
+    static = losses("t2", "weighting.method=temperature", "weighting.temperature=2")
+    cats = ("weighting.method=cats", "weighting.temperature=2", "weighting.alpha_lr=0", "weighting.update_every=[[0,2]]")
+    held = losses("cats-prior", *cats, "weighting.token_prior=true")
+    plain = losses("cats", *cats)
+    assert len(static) == 8 and held == pytest.approx(static, rel=1e-4)
+    assert plain != pytest.approx(static, rel=1e-4)

@@ -388,9 +388,68 @@ def test_wrong_state_is_refused_clearly() -> None:
         make().load_state_dict({"weights": torch.ones(4)})
 
 
+# -- token_prior: α scales the token-weighted batch loss -----------------------------------------
+
+
+def test_token_prior_at_uniform_alpha_is_token_weighting() -> None:
+    """Uniform α with token_prior gives each language its token share: static temperature's
+    weights, whatever languages and counts the batch has."""
+    rng = np.random.default_rng(3)
+    m = make(LANGS8, token_prior=True)
+    for _ in range(2000):
+        k = int(rng.integers(1, 9))
+        langs = [LANGS8[i] for i in sorted(rng.choice(8, size=k, replace=False))]
+        n = torch.tensor(rng.integers(1, 4000, size=k), dtype=torch.float32)
+        w = m.loss_weights(0, langs, n)
+        assert torch.allclose(w.double(), n.double() / n.double().sum(), rtol=1e-6, atol=0)
+
+
+def test_token_prior_weights_are_alpha_times_tokens() -> None:
+    rng = np.random.default_rng(4)
+    m = make(LANGS8, token_prior=True)
+    plain = make(LANGS8)
+    for _ in range(500):
+        alpha = rng.dirichlet(np.ones(8))
+        m.alpha = plain.alpha = torch.tensor(alpha)
+        idx = sorted(rng.choice(8, size=4, replace=False).tolist())
+        n = rng.integers(1, 4000, size=4).astype(np.float64)
+        want = alpha[idx] * n / (alpha[idx] * n).sum()
+        langs = [LANGS8[i] for i in idx]
+        got = m.loss_weights(0, langs, torch.tensor(n)).double().numpy()
+        assert np.allclose(got, want, rtol=1e-6)
+        assert np.allclose(plain.loss_weights(0, langs, torch.tensor(n)).double().numpy(), alpha[idx] / alpha[idx].sum(), rtol=1e-6)
+
+
+def test_token_prior_meta_update_is_eq4_of_the_token_weighted_parts() -> None:
+    """With shares s_n the tasks are s_n L_n with gradients s_n g_n: the reference of Eq. 4 fed
+    those must give catsmt's α and λ_c, over 300 random meta updates, ascent and descent."""
+    for loss_term, sign in (("ascent", -1.0), ("descent", 1.0)):
+        rng = np.random.default_rng(5)
+        m = make(LANGS8, token_prior=True, loss_term=loss_term, alpha_lr=0.5)
+        alpha, lam_c = np.full(8, 1 / 8), 0.0
+        for _ in range(300):
+            idx, losses, grads = random_batch(rng, 8, 4)
+            n = rng.integers(200, 2000, size=4).astype(np.float64)
+            share = n / n.sum()
+            tg = TaskGradients(langs=[LANGS8[i] for i in idx], losses=torch.tensor(losses),
+                               n_tokens=torch.tensor(n), grads=torch.tensor(grads))
+            m.combine(0, tg)
+            alpha, lam_c = ref_projected(alpha, lam_c, idx, share * losses, share[:, None] * grads, lr=0.5, loss_sign=sign)
+            assert np.allclose(m.alpha.numpy(), alpha, atol=1e-9), loss_term
+            assert m.lambda_c == pytest.approx(lam_c, abs=1e-9)
+
+
+def test_token_prior_update_is_the_token_weighted_gradient_at_uniform_alpha() -> None:
+    g = torch.randn(4, 7, dtype=torch.float64)
+    n = torch.tensor([512.0, 1024.0, 512.0, 0.5], dtype=torch.float64)
+    update = make(token_prior=True).combine(0, TaskGradients(langs=LANGS, losses=torch.ones(4), n_tokens=n, grads=g))
+    assert torch.allclose(update, (n / n.sum()) @ g, rtol=1e-6)
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [
+        ({"mode": "literal", "token_prior": True}, "token_prior is a projected-mode option"),
         ({"update_every": []}, "update_every"),
         ({"mode": "sgd"}, "mode must be one of projected, literal"),
         ({"alpha_min": 0.3}, "infeasible for 4 languages"),

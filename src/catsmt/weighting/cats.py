@@ -71,6 +71,10 @@ class CATSParams:
     )
     meta_start: int = option(0, "first update at which α may be meta-updated")
     temperature: float = option(float("inf"), "data sampling temperature; inf (uniform over languages) makes α the effective language weight")
+    token_prior: bool = option(
+        False,
+        "projected mode: α scales each language's token share of the batch (weights ∝ α_n·tokens_n), so uniform α trains exactly as the sampling temperature does and α corrects its shares; false: α alone weighs each language of the batch, however many tokens it has (the paper's uniform sampling)",
+    )
 
     def validate(self) -> None:
         if self.mode not in MODES:
@@ -79,6 +83,8 @@ class CATSParams:
             raise ValueError(f"loss_term must be one of {', '.join(LOSS_TERMS)}, got '{self.loss_term}'")
         if self.mode == "literal" and self.loss_term != "descent":
             raise ValueError("mode=literal is Eq. 4 as written: its loss term descends (loss_term=descent)")
+        if self.token_prior and self.mode == "literal":
+            raise ValueError("token_prior is a projected-mode option: mode=literal is Eq. 4 as written")
         if not self.center and self.mode == "projected":
             raise ValueError("center=false (the penalty form of Eq. 4) is mode=literal now; projected mode always holds the sum")
         for name in ("alpha_lr", "multiplier_lr", "curvature_bound"):
@@ -207,33 +213,51 @@ class CATS(Weighting):
             return False
         return (step - p.meta_start) % meta_interval(p.update_every, step) == 0
 
-    def batch_alpha(self, langs: Sequence[str]) -> Tensor:
+    def batch_alpha(self, langs: Sequence[str], n_tokens: Tensor | None = None) -> Tensor:
         """The weights of the model update (float32, CPU): in projected mode α of ``langs``
-        renormalised to sum to 1 (Eq. 3's batch simplex); in literal mode the raw α̃ of
-        Algorithm 1, line 9."""
+        renormalised to sum to 1 (Eq. 3's batch simplex), times their token counts first
+        with ``token_prior``; in literal mode the raw α̃ of Algorithm 1, line 9."""
         a = self.alpha[self.positions(langs)]
         if self.params.mode == "literal":
             return a.float()
+        if self.params.token_prior:
+            a = a * self._token_counts(langs, n_tokens)
         return (a / a.sum()).float()
 
+    @staticmethod
+    def _token_counts(langs: Sequence[str], n_tokens: Tensor | None) -> Tensor:
+        if n_tokens is None or n_tokens.numel() != len(langs):
+            raise ValueError("CATS with token_prior needs the batch's token count of each language")
+        return n_tokens.detach().double().cpu()
+
     def loss_weights(self, step: int, langs: Sequence[str], n_tokens: Tensor) -> Tensor:
-        return self.batch_alpha(langs).to(n_tokens.device)
+        return self.batch_alpha(langs, n_tokens).to(n_tokens.device)
 
     def combine(self, step: int, tasks: TaskGradients) -> Tensor:
         """Update θ with ``Σ α̃_n g_n`` (α̃ = α before this meta update, Algorithm 1 lines 6-9),
         then take the meta step on α and λ from the same gradients (lines 11-13)."""
-        weights = self.batch_alpha(tasks.langs).to(tasks.grads)
+        weights = self.batch_alpha(tasks.langs, tasks.n_tokens).to(tasks.grads)
         update = weights @ tasks.grads
-        self.meta_update(tasks.langs, tasks.losses, tasks.gram())
+        self.meta_update(tasks.langs, tasks.losses, tasks.gram(), tasks.n_tokens)
         return update
 
-    def meta_update(self, langs: Sequence[str], losses: Tensor, gram: Tensor) -> None:
+    def meta_update(self, langs: Sequence[str], losses: Tensor, gram: Tensor, n_tokens: Tensor | None = None) -> None:
         """One meta update: α descends and λ ascends Eq. 4, both at the current α (Algorithm 1,
-        line 11: the two gradients are taken at the same point, then applied)."""
+        line 11: the two gradients are taken at the same point, then applied).
+
+        With ``token_prior`` the tasks are the languages' token-weighted parts of the batch
+        loss: with shares ``s_n = tokens_n / Σ tokens``, ``L_n → s_n L_n`` and
+        ``G → diag(s) G diag(s)``, so Eq. 4 is taken of the update the model gets,
+        ``Σ α_n s_n g_n`` (up to its normalisation)."""
         p: CATSParams = self.params
         idx = self.positions(langs)
         losses = losses.detach().double().cpu()
         gram = gram.detach().double().cpu()
+        if p.token_prior:
+            counts = self._token_counts(langs, n_tokens)
+            share = counts / counts.sum()
+            losses = losses * share
+            gram = gram * torch.outer(share, share)
         if p.resolved_normalize:
             losses = losses / losses.mean().abs().clamp_min(1e-12)
             gram = gram / torch.diagonal(gram).mean().clamp_min(1e-30)
