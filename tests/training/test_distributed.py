@@ -233,6 +233,30 @@ def test_two_ranks_equal_one_process_with_accumulation_and_resume_in_one(
     assert max_diff(end_resumed["weighting"]["alpha"], end_two["weighting"]["alpha"]) < ALPHA_TOL
 
 
+def test_two_ranks_equal_one_process_with_token_prior(
+    synthetic_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CATS's ``token_prior`` weights by the batch's token counts: under DDP those are the
+    counts summed over ranks, so both ranks keep one α and match one process."""
+    from catsmt.config import save_config
+
+    from .conftest import tiny_config
+
+    common = [*COMMON, "weighting.token_prior=true", "weighting.temperature=2", "weighting.loss_term=none"]
+    one = run_in_process(tiny_config(synthetic_dir, tmp_path / "one", *common, "train.accum_steps=2"), False, monkeypatch)
+    cfg = tiny_config(synthetic_dir, tmp_path / "two", *common)
+    save_config(cfg, tmp_path / "two.yaml")
+    torchrun(2, ["train", str(tmp_path / "two.yaml")], tmp_path / "record")
+    r0, r1 = (torch.load(tmp_path / "record" / f"rank{r}.pt", weights_only=True) for r in range(2))
+    init = one[0]["before"]
+    for e0, e1, e in zip(r0, r1, one, strict=True):
+        assert e0["digest"] == e1["digest"] and torch.equal(e0["alpha"], e1["alpha"]), e0["step"]
+        assert rel_diff(e0["params"], e["params"], init) < TOL, (e["step"], rel_diff(e0["params"], e["params"], init))
+        assert max_diff(e0["alpha"], e["alpha"]) < ALPHA_TOL, (e["step"], max_diff(e0["alpha"], e["alpha"]))
+    alpha0 = torch.full_like(r0[0]["alpha"], 1 / len(r0[0]["alpha"]))
+    assert max_diff(r0[-1]["alpha"], alpha0) > 1e-3, "alpha never moved: the test would prove nothing"
+
+
 # -- opt-in: more launches -----------------------------------------------------------------
 @pytest.mark.slow
 def test_rank_zero_error_is_raised_on_every_rank(synthetic_dir: Path, tmp_path: Path) -> None:
