@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from catsmt.analysis.plots import plot_curves, plot_similarity_heatmap
-from catsmt.analysis.tracking import ProbeBatches, measure
+from catsmt.analysis.tracking import PROBE_SPLITS, ProbeBatches, measure
 from catsmt.run.checkpoint import load_checkpoint, step_checkpoints
 from catsmt.run.inference import load_for_inference
 from catsmt.run.metrics import read_metrics
@@ -58,8 +58,12 @@ def analyze_run(
     langs: Sequence[str] | None = None,
     device: str = "cpu",
     iters: int = 20,
+    split: str = "valid",
 ) -> list[Path]:
     """Measure every checkpoint of ``run`` and write tables and figures; returns the files.
+
+    ``split`` chooses the fixed batch per language (:class:`ProbeBatches`): ``valid`` or
+    ``train``. Measurements logged during training on the same split are merged in.
 
     Raises:
         ValueError: unknown ``what`` or languages, or no checkpoints.
@@ -67,6 +71,8 @@ def analyze_run(
     unknown = sorted(set(what) - {"curvature", "gradsim"})
     if unknown or not what:
         raise ValueError(f"--what takes curvature and/or gradsim, got {', '.join(unknown) or 'nothing'}")
+    if split not in PROBE_SPLITS:
+        raise ValueError(f"--split takes valid or train, got '{split}'")
     run = Path(run)
     out = run / "analysis"
     out.mkdir(parents=True, exist_ok=True)
@@ -80,11 +86,12 @@ def analyze_run(
         if missing:
             raise ValueError(f"languages {', '.join(missing)} are not in this run; it has {', '.join(data.langs)}")
         if probes is None:
-            probes = ProbeBatches.from_data(data, chosen)
+            probes = ProbeBatches.from_data(data, chosen, split=split)
         events += measure(model, probes, data.groups, step, dev, what, iters)
     measured = {e["step"] for e in events}
     for e in read_metrics(run / "metrics.jsonl"):  # tracked during training
-        if e.get("event") in ("curvature", "gradsim", "gradsim_pairing", "grad_norm") and e["step"] not in measured:
+        tracked = e.get("event") in ("curvature", "gradsim", "gradsim_pairing", "grad_norm")
+        if tracked and e.get("split", "valid") == split and e["step"] not in measured:
             events.append(e)
     events.sort(key=lambda e: e["step"])
     with open(out / "events.jsonl", "w", encoding="utf-8") as f:

@@ -4,8 +4,10 @@ Used in two places: during training every ``train.analysis_every`` updates (even
 ``{"event": "curvature", ...}`` and ``{"event": "gradsim", ...}`` in ``metrics.jsonl``), and
 afterwards by ``catsmt analyze RUN`` over a run's saved checkpoints.
 
-Each language gets one fixed batch of its validation data (the first length-sorted batch),
-so measurements at different steps and for different methods see the same sentences. The
+Each language gets one fixed batch, so measurements at different steps and for different
+methods see the same sentences: of its validation data (the first length-sorted batch), or,
+with ``split="train"``, of its training data (a fixed random sample: the paper measures
+λ_max and gradient similarity on training examples, Section 4.1). The
 model is measured in eval mode, in fp32, through the plain-math attention path
 (:func:`~catsmt.analysis.curvature.measurement_mode`).
 """
@@ -25,20 +27,34 @@ from catsmt.data.batch import LangBatch
 from catsmt.model.loss import label_smoothed_loss
 from catsmt.weighting.grads import flat_grad, param_slices, trainable
 
+PROBE_SPLITS = ("valid", "train")
+
 
 @dataclass
 class ProbeBatches:
     """One fixed batch per language."""
 
     parts: dict[str, LangBatch]
+    split: str = "valid"
 
     @classmethod
-    def from_data(cls, data: Any, langs: Sequence[str], max_tokens: int = 1024, max_sentences: int = 64) -> ProbeBatches:
-        """The first validation batch of each language (deterministic)."""
+    def from_data(cls, data: Any, langs: Sequence[str], max_tokens: int = 1024, max_sentences: int = 64,
+                  split: str = "valid") -> ProbeBatches:
+        """One deterministic batch per language: the first length-sorted validation batch, or
+        (``split="train"``) a fixed random batch of training pairs.
+
+        Raises:
+            ValueError: ``split`` is neither.
+        """
+        if split not in PROBE_SPLITS:
+            raise ValueError(f"the analysis split must be valid or train, got '{split}'")
         parts = {}
         for lang in langs:
-            parts[lang] = next(iter(data.batches("valid", lang, max_tokens, max_sentences)))
-        return cls(parts)
+            if split == "train":
+                parts[lang] = data.sample_batch("train", lang, max_tokens, max_sentences, seed=0)
+            else:
+                parts[lang] = next(iter(data.batches("valid", lang, max_tokens, max_sentences)))
+        return cls(parts, split)
 
 
 def _loss_fn(model: nn.Module, part: LangBatch) -> Any:
@@ -82,7 +98,8 @@ def measure(
             loss_fn = _loss_fn(model, part)
             if "curvature" in what:
                 eig = top_eigenvalue(loss_fn, params, iters=iters)
-                events.append({"event": "curvature", "step": step, "lang": lang, "lambda_max": eig.value,
+                events.append({"event": "curvature", "step": step, "lang": lang, "split": probes.split,
+                               "lambda_max": eig.value,
                                "converged": eig.converged, "iterations": eig.iterations})
             model.zero_grad(set_to_none=True)
             loss = loss_fn()
@@ -90,15 +107,16 @@ def measure(
             g = flat_grad(params).clone()
             model.zero_grad(set_to_none=True)
             grads.append(g)
-            events.append({"event": "grad_norm", "step": step, "lang": lang, "loss": float(loss.detach()),
+            events.append({"event": "grad_norm", "step": step, "lang": lang, "split": probes.split,
+                           "loss": float(loss.detach()),
                            "grad_norm": float(g.norm()), "fisher_trace": float(g.double().pow(2).sum())})
         if "gradsim" in what and len(langs) > 1:
             rows = similarity_by_group(torch.stack(grads), langs, param_slices(model.named_parameters()))
             for row in rows:
-                events.append({"event": "gradsim", "step": step, **row})
+                events.append({"event": "gradsim", "step": step, "split": probes.split, **row})
             known = {lang: groups[lang] for lang in langs if groups.get(lang) in ("low", "high")}
             pair_rows = [r for r in rows if r["lang_a"] in known and r["lang_b"] in known]
             if pair_rows:
                 for agg in aggregate_by_pairing(pair_rows, known):
-                    events.append({"event": "gradsim_pairing", "step": step, **agg})
+                    events.append({"event": "gradsim_pairing", "step": step, "split": probes.split, **agg})
     return events

@@ -63,7 +63,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     langs = [x.strip() for x in args.langs.split(",")] if args.langs else None
     paths = []
     for run in args.run:
-        paths += analyze_run(Path(run), what=what, langs=langs, device=args.device, iters=args.iters)
+        paths += analyze_run(Path(run), what=what, langs=langs, device=args.device, iters=args.iters,
+                             split=args.split)
     if len(args.run) > 1:
         from catsmt.analysis.run import compare_runs
 

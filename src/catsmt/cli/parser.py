@@ -230,6 +230,9 @@ def _add_analyze(sub: Subcommands) -> None:
     p.add_argument("--langs", default=None, help="comma-separated languages (default: all)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--iters", type=int, default=20, help="power-iteration steps")
+    p.add_argument("--split", choices=("valid", "train"), default="valid",
+                   help="measure on a fixed batch per language of valid (the first length-sorted one) "
+                        "or of train (a fixed random sample, as the paper does)")
     p.set_defaults(func=cmd_analyze)
 
 

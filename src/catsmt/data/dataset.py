@@ -27,6 +27,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import sentencepiece as spm
 
 from catsmt.data.batch import LangBatch
@@ -282,6 +283,26 @@ class MultilingualData:
         arrays = self._arrays(split, lang)
         for idx in length_batches(arrays, max_tokens, max_sentences):
             yield arrays.batch(idx)
+
+    def sample_batch(
+        self, split: str, lang: str, max_tokens: int, max_sentences: int = 0, seed: int = 0
+    ) -> LangBatch:
+        """One fixed random batch of a task's pairs (the analysis' training probe).
+
+        The pairs are taken in the order of a permutation drawn from a generator of its own
+        (``seed``; no global or training RNG is touched), as many as keep
+        ``n * max(cost) <= max_tokens`` and ``n <= max_sentences`` (when > 0); at least one.
+
+        Raises:
+            DataError: an unknown task, or one without ``split``.
+        """
+        arrays = self._arrays(split, lang)
+        order = np.random.default_rng(seed).permutation(len(arrays))
+        longest = np.maximum.accumulate(arrays.costs[order])  # (n,) padded width of the first k+1
+        n = int((np.arange(1, len(order) + 1) * longest <= max_tokens).sum())  # a prefix: both grow
+        if max_sentences > 0:
+            n = min(n, max_sentences)
+        return arrays.batch(order[: max(n, 1)])
 
     def raw(self, split: str, lang: str) -> tuple[list[str], list[str]]:
         """Source and reference text of one task and split.
