@@ -55,3 +55,17 @@ def test_figures_across_runs(run_dir: Path, tmp_path: Path, capsys: pytest.Captu
 
     with pytest.raises(ValueError, match="2 runs but 1 labels"):
         compare_runs([run_dir, run_dir], tmp_path, ["a"])
+
+
+def test_split_train_measures_training_pairs_and_a_bad_split_writes_nothing(run_dir: Path, tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    analyze_run(run_dir, what=["curvature"], langs=["syna"], iters=2, split="train")
+    events = [json.loads(line) for line in (run_dir / "analysis" / "events.jsonl").read_text().splitlines()]
+    assert events and {e["split"] for e in events} == {"train"}
+    fresh = tmp_path / "run"
+    shutil.copytree(run_dir, fresh, ignore=shutil.ignore_patterns("analysis"))
+    with pytest.raises(ValueError, match="valid or train, got 'test'"):
+        analyze_run(fresh, split="test")
+    assert not (fresh / "analysis").exists()

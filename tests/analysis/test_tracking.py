@@ -61,3 +61,48 @@ def test_analysis_events_are_logged_and_leave_training_unchanged(data_dir: Path,
     a = load_checkpoint(tmp_path / "plain" / "checkpoints" / "last.pt")["model"]
     b = load_checkpoint(tmp_path / "tracked" / "checkpoints" / "last.pt")["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_train_probes_are_fixed_training_samples_and_events_say_so(data_dir: Path) -> None:
+    from catsmt.analysis.tracking import ProbeBatches, measure
+    from catsmt.config import load_config
+    from catsmt.data import prepare_data
+    from catsmt.model import build_model
+
+    torch.set_num_threads(1)
+    cfg = load_config(None, [f"data.dir={data_dir}", "data.vocab_size=200", "model.dim=32", "model.ffn_dim=64", "model.layers=1"])
+    data = prepare_data(cfg.data)
+    train_p = ProbeBatches.from_data(data, data.langs, max_sentences=8, split="train")
+    valid_p = ProbeBatches.from_data(data, data.langs, max_sentences=8)
+    for lang in data.langs:
+        expected = data.sample_batch("train", lang, 1024, 8, seed=0)
+        assert torch.equal(train_p.parts[lang].src, expected.src)
+        refs = set(data.raw("train", lang)[1])
+        assert all(data.vocab.decode(row) in refs for row in train_p.parts[lang].tgt_out)
+    model = build_model(cfg.model, data.vocab.size, data.vocab.pad_id)
+    events = measure(model, train_p, data.groups, 0, torch.device("cpu"), what=("curvature",), iters=2)
+    assert events and {e["split"] for e in events} == {"train"}
+    assert {e["split"] for e in measure(model, valid_p, data.groups, 0, torch.device("cpu"), what=("gradsim",))} == {"valid"}
+    with pytest.raises(ValueError, match="valid or train, got 'test'"):
+        ProbeBatches.from_data(data, data.langs, split="test")
+
+
+def test_training_logs_the_configured_split_and_analyze_merges_only_that_split(data_dir: Path, tmp_path: Path) -> None:
+    from catsmt.analysis.run import analyze_run
+
+    torch.set_num_threads(1)
+    run = tmp_path / "run"
+    train(tiny_config(data_dir, run, "train.max_steps=4", "train.valid_every=4", "train.analysis_every=2",
+                      "train.analysis_split=train", "train.analysis_what=[curvature]", "model.dim=32", "model.ffn_dim=64"))
+    curv = [e for e in read_metrics(run / "metrics.jsonl") if e["event"] == "curvature"]
+    assert {(e["step"], e["split"]) for e in curv} == {(2, "train"), (4, "train")}
+
+    def analysed(split: str) -> set[tuple[int, str]]:
+        analyze_run(run, what=["curvature"], langs=["syna"], iters=2, split=split)
+        return {(e["step"], e["split"]) for e in read_metrics(run / "analysis" / "events.jsonl") if e["event"] == "curvature"}
+
+    # the checkpoint (step 4) is measured anew; step 2 comes from training, on its split only
+    assert analysed("train") == {(2, "train"), (4, "train")}
+    assert analysed("valid") == {(4, "valid")}
+    with pytest.raises(ValueError, match="analysis_split must be valid or train, got 'dev'"):
+        tiny_config(data_dir, tmp_path / "bad", "train.analysis_split=dev")

@@ -206,3 +206,33 @@ def test_a_shared_data_folder_stays_group_writable(tmp_path: Path) -> None:
     folders = {p: m for p, m in modes.items() if p.is_dir()}
     assert {m for m in files.values()} == {0o664}, {str(p.relative_to(out)): oct(m) for p, m in files.items()}
     assert {m for m in folders.values()} == {0o775}, {str(p.relative_to(out)): oct(m) for p, m in folders.items()}
+
+
+@pytest.mark.parametrize(("max_tokens", "max_sentences", "seed"),
+                         [(1, 0, 0), (60, 0, 0), (200, 0, 3), (200, 5, 3), (10**6, 0, 1), ("exact", 0, 2)])
+def test_sample_batch_is_the_largest_fitting_prefix_of_its_own_permutation(data, max_tokens, max_sentences, seed):
+    import numpy as np
+
+    costs = data._arrays("train", "bbb").costs
+    order = np.random.default_rng(seed).permutation(len(costs))
+    if max_tokens == "exact":  # a budget that 7 pairs fill to the token
+        max_tokens = 7 * int(costs[order[:7]].max())
+    k = 1  # brute force: the longest prefix whose padded size fits, capped, at least one pair
+    for n in range(1, len(order) + 1):
+        if n * int(costs[order[:n]].max()) <= max_tokens and (max_sentences == 0 or n <= max_sentences):
+            k = n
+    np_state, torch_state = np.random.get_state(), torch.get_rng_state()
+    batch = data.sample_batch("train", "bbb", max_tokens, max_sentences, seed=seed)
+    assert batch.n_sentences == k
+    assert batch.lang == "bbb" and batch.src.shape[0] * batch.src.shape[1] <= max(max_tokens, int(costs.max()))
+    train_tgt = data.raw("train", "bbb")[1]
+    assert [data.vocab.decode(row) for row in batch.tgt_out] == [train_tgt[i] for i in order[:k]]
+    # its own generator: the global RNGs are as they were, and the same call gives the same batch
+    assert all(np.array_equal(a, b) for a, b in zip(np.random.get_state()[1:3], np_state[1:3], strict=True))
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    assert torch.equal(data.sample_batch("train", "bbb", max_tokens, max_sentences, seed=seed).src, batch.src)
+
+
+def test_sample_batch_names_an_unknown_task(data):
+    with pytest.raises(DataError, match="'zzz'"):
+        data.sample_batch("train", "zzz", 100)
