@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from catsmt.analysis.plots import plot_curves, plot_similarity_heatmap
+from catsmt.analysis.summary import summarize_run, write_summary
 from catsmt.analysis.tracking import PROBE_SPLITS, ProbeBatches, measure
 from catsmt.run.checkpoint import load_checkpoint, step_checkpoints
 from catsmt.run.inference import load_for_inference
@@ -93,6 +94,9 @@ def analyze_run(
         tracked = e.get("event") in ("curvature", "gradsim", "gradsim_pairing", "grad_norm")
         if tracked and e.get("split", "valid") == split and e["step"] not in measured:
             events.append(e)
+    for e in events:  # events tracked by older versions do not carry the language's level
+        if "lang" in e and e.get("group") is None:
+            e["group"] = data.groups.get(e["lang"])
     events.sort(key=lambda e: e["step"])
     with open(out / "events.jsonl", "w", encoding="utf-8") as f:
         for e in events:
@@ -123,7 +127,8 @@ def analyze_run(
 
 def compare_runs(runs: Sequence[Path], out: Path, labels: Sequence[str] | None = None) -> list[Path]:
     """Figures across runs (the paper's Figure 2): λ_max per language and the cosine between
-    the first two languages' gradients over training, one line style per run.
+    the first two languages' gradients over training, one line style per run; and
+    ``summary.md`` / ``summary.json``, their numbers by run (:mod:`catsmt.analysis.summary`).
 
     Reads each run's ``analysis/events.jsonl`` (run :func:`analyze_run` first).
 
@@ -135,17 +140,22 @@ def compare_runs(runs: Sequence[Path], out: Path, labels: Sequence[str] | None =
         raise ValueError(f"{len(runs)} runs but {len(labels)} labels")
     curv: list[dict[str, Any]] = []
     cos: list[dict[str, Any]] = []
+    summaries: dict[str, dict[str, Any]] = {}
     for run, label in zip(runs, labels, strict=True):
         path = Path(run) / "analysis" / "events.jsonl"
         if not path.exists():
             raise ValueError(f"{run} has no analysis/events.jsonl; run `catsmt analyze {run}` first")
-        for e in read_metrics(path):
+        run_events = list(read_metrics(path))
+        levels = {e["lang"]: e["group"] for e in run_events if e.get("group") in ("low", "high")}
+        if any(e.get("event") in ("curvature", "grad_norm") for e in run_events):
+            summaries[label] = summarize_run(run_events, levels)
+        for e in run_events:
             if e.get("event") == "curvature":
                 curv.append({**e, "method": label})
             elif e.get("event") == "gradsim" and e.get("group") == "all":
                 cos.append({**e, "method": label, "pair": f"{e['lang_a']}-{e['lang_b']}"})
     out.mkdir(parents=True, exist_ok=True)
-    files = []
+    files = write_summary(summaries, out) if summaries else []
     if curv:
         files.append(plot_curves(curv, out / "lambda_max_by_method.png", y="lambda_max", hue="lang", style="method",
                                  title="top Hessian eigenvalue per language and method", ylabel="λ_max"))

@@ -98,7 +98,7 @@ def measure(
             loss_fn = _loss_fn(model, part)
             if "curvature" in what:
                 eig = top_eigenvalue(loss_fn, params, iters=iters)
-                events.append({"event": "curvature", "step": step, "lang": lang, "split": probes.split,
+                events.append({"event": "curvature", "step": step, "lang": lang, "group": groups.get(lang), "split": probes.split,
                                "lambda_max": eig.value,
                                "converged": eig.converged, "iterations": eig.iterations})
             model.zero_grad(set_to_none=True)
@@ -107,7 +107,7 @@ def measure(
             g = flat_grad(params).clone()
             model.zero_grad(set_to_none=True)
             grads.append(g)
-            events.append({"event": "grad_norm", "step": step, "lang": lang, "split": probes.split,
+            events.append({"event": "grad_norm", "step": step, "lang": lang, "group": groups.get(lang), "split": probes.split,
                            "loss": float(loss.detach()),
                            "grad_norm": float(g.norm()), "fisher_trace": float(g.double().pow(2).sum())})
         if "gradsim" in what and len(langs) > 1:
