@@ -86,6 +86,10 @@ def test_summary_by_hand() -> None:
     assert s["last_step"] == 4 and s["cos_by_group"]["HiLo"] == pytest.approx({"all": 0.4, "E.SA": 0.2})
     # ‖g‖² is a monotone function of λ_max in these events: ρ = 1 over all 11 points
     assert s["points"] == 11 and s["spearman_fisher_lambda"] == pytest.approx(1.0)
+    assert s["negative_share"] == {"early": 0.0, "late": 0.0}
+    flipped = [{**e, "lambda_max": -e["lambda_max"]} if e["event"] == "curvature" and e["lang"] == "hi1" and e["step"] == 4
+               else e for e in _events()]
+    assert summarize_run(flipped, groups, {"late": (3, 4)})["negative_share"]["late"] == pytest.approx(1 / 5)
     # the order of the events does not matter
     events = _events()
     assert summarize_run(random.Random(2).sample(events, len(events)), groups, {"early": (1, 2), "late": (3, 4)}) == s
