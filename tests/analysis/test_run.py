@@ -51,6 +51,8 @@ def test_figures_across_runs(run_dir: Path, tmp_path: Path, capsys: pytest.Captu
                  "--iters", "2", "--out", str(tmp_path / "cmp")]) == 0
     assert (tmp_path / "cmp" / "lambda_max_by_method.png").stat().st_size > 0
     assert (tmp_path / "cmp" / "cosine_by_method.png").stat().st_size > 0
+    assert (tmp_path / "cmp" / "lambda_max_by_level.png").stat().st_size > 0
+    assert (tmp_path / "cmp" / "cosine_hilo_by_method.png").stat().st_size > 0
     md = (tmp_path / "cmp" / "summary.md").read_text()
     assert "| a |" in md and "| b |" in md and "λ_max Lo early" in md
     from catsmt.analysis.run import compare_runs

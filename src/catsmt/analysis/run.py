@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from catsmt.analysis.plots import plot_curves, plot_similarity_heatmap
-from catsmt.analysis.summary import summarize_run, write_summary
+from catsmt.analysis.summary import level_means, summarize_run, write_summary
 from catsmt.analysis.tracking import PROBE_SPLITS, ProbeBatches, measure
 from catsmt.run.checkpoint import load_checkpoint, step_checkpoints
 from catsmt.run.inference import load_for_inference
@@ -140,6 +140,8 @@ def compare_runs(runs: Sequence[Path], out: Path, labels: Sequence[str] | None =
         raise ValueError(f"{len(runs)} runs but {len(labels)} labels")
     curv: list[dict[str, Any]] = []
     cos: list[dict[str, Any]] = []
+    by_level: list[dict[str, Any]] = []  # λ_max averaged over each resource level, per step
+    hilo: list[dict[str, Any]] = []  # whole-model HiLo cosine, per step
     summaries: dict[str, dict[str, Any]] = {}
     for run, label in zip(runs, labels, strict=True):
         path = Path(run) / "analysis" / "events.jsonl"
@@ -149,6 +151,11 @@ def compare_runs(runs: Sequence[Path], out: Path, labels: Sequence[str] | None =
         levels = {e["lang"]: e["group"] for e in run_events if e.get("group") in ("low", "high")}
         if any(e.get("event") in ("curvature", "grad_norm") for e in run_events):
             summaries[label] = summarize_run(run_events, levels)
+        run_curv = [e for e in run_events if e.get("event") == "curvature"]
+        for step, per in level_means(run_curv, "lambda_max", levels).items():
+            by_level += [{"step": step, "method": label, "level": lv, "lambda_max": per[lv]} for lv in ("low", "high") if lv in per]
+        hilo += [{"step": e["step"], "method": label, "cos": e["cos_mean"]} for e in run_events
+                 if e.get("event") == "gradsim_pairing" and e["group"] == "all" and e["pairing"] == "HiLo"]
         for e in run_events:
             if e.get("event") == "curvature":
                 curv.append({**e, "method": label})
@@ -162,4 +169,10 @@ def compare_runs(runs: Sequence[Path], out: Path, labels: Sequence[str] | None =
     if cos:
         files.append(plot_curves(cos, out / "cosine_by_method.png", y="cos", hue="pair", style="method",
                                  title="gradient cosine similarity (whole model)", ylabel="cos"))
+    if by_level:
+        files.append(plot_curves(by_level, out / "lambda_max_by_level.png", y="lambda_max", hue="method", style="level",
+                                 title="λ_max, mean over each resource level's languages", ylabel="λ_max"))
+    if hilo:
+        files.append(plot_curves(hilo, out / "cosine_hilo_by_method.png", y="cos", hue="method", style=None,
+                                 title="HiLo gradient cosine (whole model, mean over pairs)", ylabel="cos"))
     return files

@@ -72,15 +72,22 @@ def _mean(values: Sequence[float]) -> float:
     return float(np.mean(values)) if len(values) else math.nan
 
 
-def _by_level(events: Events, key: str, groups: Mapping[str, str], lo: int, hi: int) -> dict[str, float]:
-    """Mean over the steps in [lo, hi] of the per-step mean of ``key`` over each level's languages."""
+def level_means(events: Events, key: str, groups: Mapping[str, str]) -> dict[int, dict[str, float]]:
+    """Step -> level (low, high, all) -> mean of ``key`` over that level's languages measured
+    at the step (a level without one is left out)."""
     steps: dict[int, dict[str, list[float]]] = {}
     for e in events:
-        if lo <= e["step"] <= hi and groups.get(e["lang"]) in ("low", "high"):
+        if groups.get(e["lang"]) in ("low", "high"):
             per = steps.setdefault(e["step"], {level: [] for level in LEVELS})
             per[groups[e["lang"]]].append(float(e[key]))
             per["all"].append(float(e[key]))
-    return {level: _mean([_mean(per[level]) for per in steps.values() if per[level]]) for level in LEVELS}
+    return {step: {level: _mean(v) for level, v in per.items() if v} for step, per in sorted(steps.items())}
+
+
+def _by_level(events: Events, key: str, groups: Mapping[str, str], lo: int, hi: int) -> dict[str, float]:
+    """Mean over the steps in [lo, hi] of the per-step mean of ``key`` over each level's languages."""
+    per_step = [per for step, per in level_means(events, key, groups).items() if lo <= step <= hi]
+    return {level: _mean([per[level] for per in per_step if level in per]) for level in LEVELS}
 
 
 def summarize_run(events: Events, groups: Mapping[str, str],
