@@ -49,3 +49,17 @@ def test_plot_similarity_heatmap_writes_pngs(tmp_path: Path) -> None:
         plot_similarity_heatmap(rows, tmp_path / "x.png", metric="norm")
     with pytest.raises(ValueError, match="no aggregated"):
         plot_similarity_heatmap([], tmp_path / "x.png")
+
+
+def test_a_crowded_legend_goes_beside_the_axes_without_collapsing_them(tmp_path) -> None:
+    import warnings
+
+    from matplotlib.image import imread
+
+    records = [{"step": s, "lang": f"l{i}", "method": f"m{j}", "lambda_max": float(i + j + s)}
+               for i in range(8) for j in range(7) for s in (1, 2, 3)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns when constrained layout collapses the axes
+        path = plot_curves(records, tmp_path / "crowded.png")
+    height, width = imread(path).shape[:2]
+    assert width > 1.5 * height  # widened for the legend's columns

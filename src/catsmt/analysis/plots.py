@@ -30,6 +30,9 @@ def _save(fig: Figure, path: str | Path) -> Path:
     return path
 
 
+_LEGEND_INSIDE = 14  # most lines whose legend fits inside the axes
+
+
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
@@ -76,7 +79,9 @@ def plot_curves(
 
     hues = sorted({h for h, _ in lines})
     styles = sorted({s for _, s in lines})
-    fig = Figure(figsize=(6.4, 4.0), layout="constrained")
+    crowded = len(lines) > _LEGEND_INSIDE  # the legend goes beside the axes, in columns
+    columns = 1 + (len(lines) - 1) // 20
+    fig = Figure(figsize=(6.4 + 2.4 * columns, 4.0) if crowded else (6.4, 4.0), layout="constrained")
     ax = fig.add_subplot()
     colors = [f"C{i % 10}" for i in range(len(hues))]
     for (h, s), points in sorted(lines.items()):
@@ -97,7 +102,10 @@ def plot_curves(
         ax.set_title(title)
     ax.grid(True, alpha=0.3)
     if any(key != ("", "") for key in lines):
-        ax.legend(fontsize="small", frameon=False)
+        if crowded:
+            ax.legend(fontsize="x-small", frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0), ncols=columns)
+        else:
+            ax.legend(fontsize="small", frameon=False)
     return _save(fig, path)
 
 
