@@ -89,7 +89,10 @@ def test_summary_by_hand() -> None:
     assert s["negative_share"] == {"early": 0.0, "late": 0.0}
     flipped = [{**e, "lambda_max": -e["lambda_max"]} if e["event"] == "curvature" and e["lang"] == "hi1" and e["step"] == 4
                else e for e in _events()]
-    assert summarize_run(flipped, groups, {"late": (3, 4)})["negative_share"]["late"] == pytest.approx(1 / 5)
+    late = summarize_run(flipped, groups, {"late": (3, 4)})
+    assert late["negative_share"]["late"] == pytest.approx(1 / 5)
+    assert late["abs_median"]["late"] == 9  # |λ| of steps 3-4: 3, 9, 30, 4, 40
+    assert s["abs_median"]["early"] == 4.5  # 1, 3, 10, 2, 6, 20: the mean of the middle two
     # the order of the events does not matter
     events = _events()
     assert summarize_run(random.Random(2).sample(events, len(events)), groups, {"early": (1, 2), "late": (3, 4)}) == s

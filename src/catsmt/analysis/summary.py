@@ -5,7 +5,8 @@ For each run, over an *early* and a *late* window of its measured steps (by defa
 quarter and the last half of them, rounded up):
 
 - ``λ_max`` (Figure 2 top; the eigenvalue of largest magnitude, as the paper plots it, so it
-  can be negative: the share of negative ones is reported too) and the per-language Fisher trace ``‖g_n‖²`` (the term of CATS's
+  can be negative: the share of negative ones, and the median of |λ| over every language and
+  step of the window, are reported too) and the per-language Fisher trace ``‖g_n‖²`` (the term of CATS's
   proxy ``‖Σ α_n g_n‖²``, Eq. 3), averaged over the low-resource, the high-resource and all
   languages at each step, then over the window's steps;
 - the whole-model gradient cosine and magnitude similarity by resource pairing (HiHi, LoLo,
@@ -110,13 +111,14 @@ def summarize_run(events: Events, groups: Mapping[str, str],
     if not measured:
         raise ValueError("no curvature or grad_norm events: run `catsmt analyze` (or train with train.analysis_every)")
     windows = dict(windows) if windows else default_windows([e["step"] for e in measured])
-    out: dict[str, Any] = {"windows": {k: list(v) for k, v in windows.items()}, "lambda_max": {}, "negative_share": {},
+    out: dict[str, Any] = {"windows": {k: list(v) for k, v in windows.items()}, "lambda_max": {}, "negative_share": {}, "abs_median": {},
                            "fisher_trace": {}, "cos": {}, "mag": {}}
     for name, (lo, hi) in windows.items():
         if curv:
             out["lambda_max"][name] = _by_level(curv, "lambda_max", groups, lo, hi)
-            signs = [float(e["lambda_max"]) < 0 for e in curv if lo <= e["step"] <= hi]
-            out["negative_share"][name] = _mean(signs)  # power iteration's λ is the largest in magnitude
+            values = [float(e["lambda_max"]) for e in curv if lo <= e["step"] <= hi]
+            out["negative_share"][name] = _mean([v < 0 for v in values])  # power iteration: largest |λ|
+            out["abs_median"][name] = float(np.median(np.abs(values))) if values else math.nan
         if norms:
             out["fisher_trace"][name] = _by_level(norms, "fisher_trace", groups, lo, hi)
         whole = [e for e in pairs if e["group"] == "all" and lo <= e["step"] <= hi]
@@ -157,7 +159,7 @@ def write_summary(summaries: Mapping[str, Mapping[str, Any]], out: Path) -> list
         head += [f"λ_max Lo {w}", f"λ_max Hi {w}", f"‖g‖² Lo {w}", f"‖g‖² Hi {w}"]
     for w in names:
         head += [f"cos HiHi {w}", f"cos LoLo {w}", f"cos HiLo {w}"]
-    head += [f"λ<0 {w}" for w in names] + ["ρ(‖g‖², λ_max)"]
+    head += [f"λ<0 {w}" for w in names] + [f"median |λ| {w}" for w in names] + ["ρ(‖g‖², λ_max)"]
     lines += ["| " + " | ".join(head) + " |", "|" + "|".join([":--"] + ["--:"] * (len(head) - 1)) + "|"]
     for label, s in summaries.items():
         row = [label]
@@ -168,6 +170,7 @@ def write_summary(summaries: Mapping[str, Mapping[str, Any]], out: Path) -> list
             cos = s["cos"].get(w, {})
             row += [_fmt(cos.get("HiHi")), _fmt(cos.get("LoLo")), _fmt(cos.get("HiLo"))]
         row += [_fmt(s["negative_share"].get(w), 2) for w in names]
+        row += [_fmt(s["abs_median"].get(w)) for w in names]
         row.append(_fmt(s["spearman_fisher_lambda"], 2))
         lines.append("| " + " | ".join(row) + " |")
     by_group = {label: s["cos_by_group"] for label, s in summaries.items() if s.get("cos_by_group")}
