@@ -20,6 +20,8 @@
 # settings (tests/test_gpu_research.py does this):
 #   REQUIRE_CUDA=0 DEVICE=cpu PRECISION=fp32 PRESET=tiny VOCAB=300 MAX_TOKENS=512 MAX_STEPS=4 \
 #     VALID_EVERY=2 EVAL_SENTENCES=4 OUT=/tmp/gpu-research bash benchmarks/gpu_research.sh
+# ANALYSIS_EVERY=100 adds the paper's optimisation analysis (Section 4.1) to every run and
+# writes its summary across the runs to $OUT/analysis/summary.md.
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -35,6 +37,7 @@ MAX_STEPS="${MAX_STEPS:-1500}"
 VALID_EVERY="${VALID_EVERY:-100}"
 EVAL_SENTENCES="${EVAL_SENTENCES:-0}"
 METHODS="${METHODS:-t1,t5,tinf,cats}"
+ANALYSIS_EVERY="${ANALYSIS_EVERY:-0}"  # > 0: the paper's curvature/alignment analysis every this many updates (adds time; not yet timed on a GPU)
 TIME_LIMIT="${TIME_LIMIT:-510}"  # seconds for training and evaluation together
 PY="${PYTHON:-python3}"
 export PYTHONPATH="$ROOT/src${PYTHONPATH:+:$PYTHONPATH}"
@@ -61,10 +64,16 @@ timeout "$TIME_LIMIT" "$PY" -m catsmt compare configs/tatoeba-m2o-cpu.yaml \
   "data.dir=$DATA" "data.vocab_size=$VOCAB" "data.max_tokens=$MAX_TOKENS" \
   "model.preset=$PRESET" "train.device=$DEVICE" "train.precision=$PRECISION" "train.threads=0" \
   "train.max_steps=$MAX_STEPS" "train.valid_every=$VALID_EVERY" "train.warmup_steps=$(( MAX_STEPS / 5 + 1 ))" \
-  "train.lr=0.0015" "train.progress=false" \
+  "train.lr=0.0015" "train.progress=false" "train.analysis_every=$ANALYSIS_EVERY" "train.analysis_split=train" \
   --methods "$METHODS" --seeds 1 --beam 5 --device "$DEVICE" --max-sentences "$EVAL_SENTENCES" \
   --out "$WORK" 2>&1 | tee -a "$LOG"
 status=${PIPESTATUS[0]}
+if [ "$ANALYSIS_EVERY" -gt 0 ] && compgen -G "$WORK/runs/*/checkpoints" > /dev/null; then
+  # λ_max, gradient alignment and ‖g_n‖² across the runs: summary.md and figures in $OUT/analysis
+  runs=("$WORK"/runs/*/)
+  timeout 300 "$PY" -m catsmt analyze "${runs[@]%/}" --split train --device "$DEVICE" --out "$OUT/analysis" \
+    > /dev/null 2>> "$LOG" || echo "gpu_research: the analysis failed (see the log)" | tee -a "$LOG"
+fi
 # What comes back: the report and each run's metrics and config, not the checkpoints.
 for f in report.md report.html results.json results.csv compare.json; do
   [ -f "$WORK/$f" ] && cp "$WORK/$f" "$OUT/"

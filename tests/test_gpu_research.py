@@ -22,6 +22,7 @@ def test_the_gpu_research_script_runs_end_to_end_on_the_cpu(tmp_path: Path) -> N
         **os.environ, "PYTHON": sys.executable, "REQUIRE_CUDA": "0", "DEVICE": "cpu", "PRECISION": "fp32",
         "PRESET": "tiny", "VOCAB": "200", "MAX_TOKENS": "256", "MAX_STEPS": "4", "VALID_EVERY": "2",
         "EVAL_SENTENCES": "4", "METHODS": "t1,cats", "DATA": str(data), "OUT": str(out), "OMP_NUM_THREADS": "1",
+        "ANALYSIS_EVERY": "2",
     }
     proc = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_research.sh")], env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -31,3 +32,5 @@ def test_the_gpu_research_script_runs_end_to_end_on_the_cpu(tmp_path: Path) -> N
     assert (out / "report.html").stat().st_size > 0 and (out / "runs" / "cats-s1" / "metrics.jsonl").exists()
     assert not list(out.rglob("*.pt")), "checkpoints must not come back"
     assert "gpu_research: done" in (out / "gpu-research.log").read_text()
+    summary = (out / "analysis" / "summary.md").read_text()  # the analysis across the runs
+    assert "| t1-s1 |" in summary and "| cats-s1 |" in summary
