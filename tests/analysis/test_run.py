@@ -73,3 +73,20 @@ def test_split_train_measures_training_pairs_and_a_bad_split_writes_nothing(run_
     with pytest.raises(ValueError, match="valid or train, got 'test'"):
         analyze_run(fresh, split="test")
     assert not (fresh / "analysis").exists()
+
+
+def test_the_cosine_figure_across_runs_shows_one_pair(run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import catsmt.analysis.run as run_module
+
+    analyze_run(run_dir, langs=["syna", "synb", "sync"], iters=2)  # three pairs measured
+    drawn: dict[str, list[dict]] = {}
+    real = run_module.plot_curves
+
+    def spy(records, path, **kw):  # type: ignore[no-untyped-def]
+        drawn[Path(path).name] = list(records)
+        return real(records, path, **kw)
+
+    monkeypatch.setattr(run_module, "plot_curves", spy)
+    run_module.compare_runs([run_dir, run_dir], tmp_path / "cmp", ["a", "b"])
+    assert {r["pair"] for r in drawn["cosine_by_method.png"]} == {"syna-synb"}
+    assert {r["method"] for r in drawn["cosine_by_method.png"]} == {"a", "b"}

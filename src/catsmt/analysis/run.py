@@ -161,6 +161,9 @@ def compare_runs(runs: Sequence[Path], out: Path, labels: Sequence[str] | None =
                 curv.append({**e, "method": label})
             elif e.get("event") == "gradsim" and e.get("group") == "all":
                 cos.append({**e, "method": label, "pair": f"{e['lang_a']}-{e['lang_b']}"})
+    if cos:  # Figure 2 bottom is one pair: the first two languages (choose them with --langs)
+        first = (cos[0]["lang_a"], cos[0]["lang_b"])
+        cos = [e for e in cos if (e["lang_a"], e["lang_b"]) == first]
     out.mkdir(parents=True, exist_ok=True)
     files = write_summary(summaries, out) if summaries else []
     if curv:
