@@ -43,7 +43,7 @@ def test_cli_rejects_unknown_languages_and_what(run_dir: Path, capsys: pytest.Ca
     assert main(["analyze", str(run_dir), "--langs", "xxx", "--iters", "1"]) == 1
     assert "xxx" in capsys.readouterr().err
     assert main(["analyze", str(run_dir), "--what", "hessian"]) == 1
-    assert "curvature and/or gradsim" in capsys.readouterr().err
+    assert "--what takes curvature, gradsim, selfsim, got hessian" in capsys.readouterr().err
 
 
 def test_figures_across_runs(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

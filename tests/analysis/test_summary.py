@@ -111,3 +111,13 @@ def test_summary_files_have_a_row_per_run(tmp_path) -> None:
     assert [p.name for p in files] == ["summary.json", "summary.md"]
     assert "| T=1 |" in md and "| CATS |" in md and "| CATS | HiLo |" in md and "early 1-1, late 3-4" in md
     assert np.isclose(float(md.split("| T=1 | ")[1].split(" |")[0]), 2.0)  # λ_max Lo early = 2s at s = 1
+
+
+def test_self_cosine_is_averaged_by_level_and_shown() -> None:
+    groups = {"lo1": "low", "lo2": "low", "hi1": "high"}
+    selfs = [{"event": "gradsim_self", "step": step, "lang": lang, "group": groups[lang], "cos": cos}
+             for step in (1, 2, 3, 4) for lang, cos in (("lo1", 0.1 * step), ("lo2", 0.3), ("hi1", 0.5))]
+    s = summarize_run(_events() + selfs, groups, {"late": (3, 4)})
+    assert s["self_cos"]["late"] == pytest.approx({"low": ((0.3 + 0.3) / 2 + (0.4 + 0.3) / 2) / 2, "high": 0.5,
+                                                   "all": ((0.3 + 0.3 + 0.5) / 3 + (0.4 + 0.3 + 0.5) / 3) / 2})
+    assert summarize_run(_events(), groups)["self_cos"] == {}

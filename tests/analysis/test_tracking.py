@@ -93,9 +93,12 @@ def test_training_logs_the_configured_split_and_analyze_merges_only_that_split(d
     torch.set_num_threads(1)
     run = tmp_path / "run"
     train(tiny_config(data_dir, run, "train.max_steps=4", "train.valid_every=4", "train.analysis_every=2",
-                      "train.analysis_split=train", "train.analysis_what=[curvature]", "model.dim=32", "model.ffn_dim=64"))
-    curv = [e for e in read_metrics(run / "metrics.jsonl") if e["event"] == "curvature"]
+                      "train.analysis_split=train", "train.analysis_what=[curvature,selfsim]", "model.dim=32", "model.ffn_dim=64"))
+    events = list(read_metrics(run / "metrics.jsonl"))
+    curv = [e for e in events if e["event"] == "curvature"]
     assert {(e["step"], e["split"]) for e in curv} == {(2, "train"), (4, "train")}
+    assert {(e["step"], e["lang"]) for e in events if e["event"] == "gradsim_self"} == {
+        (s, lang) for s in (2, 4) for lang in ("syna", "synb", "sync", "synd")}
 
     def analysed(split: str) -> set[tuple[int, str]]:
         analyze_run(run, what=["curvature"], langs=["syna"], iters=2, split=split)
@@ -106,3 +109,45 @@ def test_training_logs_the_configured_split_and_analyze_merges_only_that_split(d
     assert analysed("valid") == {(4, "valid")}
     with pytest.raises(ValueError, match="analysis_split must be valid or train, got 'dev'"):
         tiny_config(data_dir, tmp_path / "bad", "train.analysis_split=dev")
+
+
+def test_selfsim_is_the_cosine_of_one_language_on_its_two_disjoint_batches(data_dir: Path) -> None:
+    from catsmt.analysis.tracking import ProbeBatches, measure
+    from catsmt.config import load_config
+    from catsmt.data import prepare_data
+    from catsmt.model import build_model
+    from catsmt.model.loss import label_smoothed_loss
+
+    torch.set_num_threads(1)
+    cfg = load_config(None, [f"data.dir={data_dir}", "data.vocab_size=200", "model.dim=32", "model.ffn_dim=64", "model.layers=1"])
+    data = prepare_data(cfg.data)
+    torch.manual_seed(0)
+    model = build_model(cfg.model, data.vocab.size, data.vocab.pad_id)
+    probes = ProbeBatches.from_data(data, data.langs, max_sentences=8, split="train", twins=True)
+    assert probes.twins is not None and set(probes.twins) == set(data.langs)
+    for lang in data.langs:  # the first two disjoint random batches of the training pairs
+        first, second = data.sample_batches("train", lang, 1024, 8, seed=0, count=2)
+        assert torch.equal(probes.parts[lang].src, first.src) and torch.equal(probes.twins[lang].src, second.src)
+    events = [e for e in measure(model, probes, data.groups, 7, torch.device("cpu"), what=("selfsim",))
+              if e["event"] == "gradsim_self"]
+    assert {e["lang"] for e in events} == set(data.langs) and all(e["step"] == 7 for e in events)
+
+    def grad(part) -> torch.Tensor:  # written out here: eval mode, mean token NLL, no smoothing
+        model.eval()
+        model.zero_grad()
+        total, _, n = label_smoothed_loss(model(*part.inputs), part.tgt_out, part.pad_id, 0.0)
+        (total / n).backward()
+        g = torch.cat([p.grad.reshape(-1) for p in model.parameters() if p.grad is not None]).double()
+        model.zero_grad()
+        return g
+
+    for e in events:
+        a, b = grad(probes.parts[e["lang"]]), grad(probes.twins[e["lang"]])
+        assert e["cos"] == pytest.approx(float(a @ b / (a.norm() * b.norm())), abs=1e-6)
+        assert e["mag"] == pytest.approx(float(2 * a.norm() * b.norm() / (a.norm() ** 2 + b.norm() ** 2)), abs=1e-6)
+    # without twins, or without selfsim, nothing is measured
+    plain = ProbeBatches.from_data(data, data.langs, max_sentences=8, split="train")
+    assert not [e for e in measure(model, plain, data.groups, 0, torch.device("cpu"), what=("selfsim",))
+                if e["event"] == "gradsim_self"]
+    with pytest.raises(ValueError, match="analysis_what takes curvature, gradsim and selfsim, got hessian"):
+        tiny_config(data_dir, Path("/nonexistent"), "train.analysis_what=[hessian]")

@@ -236,3 +236,20 @@ def test_sample_batch_is_the_largest_fitting_prefix_of_its_own_permutation(data,
 def test_sample_batch_names_an_unknown_task(data):
     with pytest.raises(DataError, match="'zzz'"):
         data.sample_batch("train", "zzz", 100)
+
+
+def test_sample_batches_are_disjoint_consecutive_prefixes_of_one_permutation(data):
+    import numpy as np
+
+    costs = data._arrays("train", "ccc").costs  # 60 pairs
+    order = np.random.default_rng(4).permutation(len(costs))
+    expected, rest = [], order
+    while rest.size:  # brute force: each batch the longest fitting prefix of what is left
+        k = max([n for n in range(1, len(rest) + 1) if n * int(costs[rest[:n]].max()) <= 90 and n <= 16] or [1])
+        expected.append(rest[:k])
+        rest = rest[k:]
+    got = data.sample_batches("train", "ccc", 90, 16, seed=4, count=len(expected) + 3)  # more than there are
+    train_tgt = data.raw("train", "ccc")[1]
+    assert [[data.vocab.decode(r) for r in b.tgt_out] for b in got] == [[train_tgt[i] for i in idx] for idx in expected]
+    assert torch.equal(got[0].src, data.sample_batch("train", "ccc", 90, 16, seed=4).src)
+    assert len(data.sample_batches("train", "ccc", 90, 16, seed=4, count=2)) == 2

@@ -24,7 +24,7 @@ import torch
 
 from catsmt.analysis.plots import plot_curves, plot_similarity_heatmap
 from catsmt.analysis.summary import level_means, summarize_run, write_summary
-from catsmt.analysis.tracking import PROBE_SPLITS, ProbeBatches, measure
+from catsmt.analysis.tracking import ANALYSES, PROBE_SPLITS, ProbeBatches, measure
 from catsmt.run.checkpoint import load_checkpoint, step_checkpoints
 from catsmt.run.inference import load_for_inference
 from catsmt.run.metrics import read_metrics
@@ -69,9 +69,9 @@ def analyze_run(
     Raises:
         ValueError: unknown ``what`` or languages, or no checkpoints.
     """
-    unknown = sorted(set(what) - {"curvature", "gradsim"})
+    unknown = sorted(set(what) - set(ANALYSES))
     if unknown or not what:
-        raise ValueError(f"--what takes curvature and/or gradsim, got {', '.join(unknown) or 'nothing'}")
+        raise ValueError(f"--what takes {', '.join(ANALYSES)}, got {', '.join(unknown) or 'nothing'}")
     if split not in PROBE_SPLITS:
         raise ValueError(f"--split takes valid or train, got '{split}'")
     run = Path(run)
@@ -87,11 +87,11 @@ def analyze_run(
         if missing:
             raise ValueError(f"languages {', '.join(missing)} are not in this run; it has {', '.join(data.langs)}")
         if probes is None:
-            probes = ProbeBatches.from_data(data, chosen, split=split)
+            probes = ProbeBatches.from_data(data, chosen, split=split, twins="selfsim" in what)
         events += measure(model, probes, data.groups, step, dev, what, iters)
     measured = {e["step"] for e in events}
     for e in read_metrics(run / "metrics.jsonl"):  # tracked during training
-        tracked = e.get("event") in ("curvature", "gradsim", "gradsim_pairing", "grad_norm")
+        tracked = e.get("event") in ("curvature", "gradsim", "gradsim_pairing", "grad_norm", "gradsim_self")
         if tracked and e.get("split", "valid") == split and e["step"] not in measured:
             events.append(e)
     for e in events:  # events tracked by older versions do not carry the language's level

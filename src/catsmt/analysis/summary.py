@@ -12,6 +12,8 @@ quarter and the last half of them, rounded up):
 - the whole-model gradient cosine and magnitude similarity by resource pairing (HiHi, LoLo,
   HiLo; Figure 2 bottom), averaged over the window's steps;
 - at the last step, the cosine by parameter group and pairing (Figures 3 and 5a);
+- with ``selfsim`` events, the cosine between each language's gradients on two disjoint
+  batches (``self cos``): the noise ceiling, what batch noise alone leaves of a cosine;
 - Spearman's ρ between the Fisher trace and ``λ_max`` over every (step, language) point:
   whether the proxy CATS minimises ranks curvature as the top eigenvalue does.
 """
@@ -106,13 +108,14 @@ def summarize_run(events: Events, groups: Mapping[str, str],
     """
     curv = [e for e in events if e.get("event") == "curvature"]
     norms = [e for e in events if e.get("event") == "grad_norm"]
+    selfs = [e for e in events if e.get("event") == "gradsim_self"]
     pairs = [e for e in events if e.get("event") == "gradsim_pairing"]
     measured = curv or norms
     if not measured:
         raise ValueError("no curvature or grad_norm events: run `catsmt analyze` (or train with train.analysis_every)")
     windows = dict(windows) if windows else default_windows([e["step"] for e in measured])
     out: dict[str, Any] = {"windows": {k: list(v) for k, v in windows.items()}, "lambda_max": {}, "negative_share": {}, "abs_median": {},
-                           "fisher_trace": {}, "cos": {}, "mag": {}}
+                           "fisher_trace": {}, "cos": {}, "mag": {}, "self_cos": {}}
     for name, (lo, hi) in windows.items():
         if curv:
             out["lambda_max"][name] = _by_level(curv, "lambda_max", groups, lo, hi)
@@ -121,6 +124,8 @@ def summarize_run(events: Events, groups: Mapping[str, str],
             out["abs_median"][name] = float(np.median(np.abs(values))) if values else math.nan
         if norms:
             out["fisher_trace"][name] = _by_level(norms, "fisher_trace", groups, lo, hi)
+        if selfs:
+            out["self_cos"][name] = _by_level(selfs, "cos", groups, lo, hi)
         whole = [e for e in pairs if e["group"] == "all" and lo <= e["step"] <= hi]
         for metric in ("cos", "mag"):
             by_pairing: dict[str, list[float]] = {}
@@ -159,6 +164,7 @@ def write_summary(summaries: Mapping[str, Mapping[str, Any]], out: Path) -> list
         head += [f"λ_max Lo {w}", f"λ_max Hi {w}", f"‖g‖² Lo {w}", f"‖g‖² Hi {w}"]
     for w in names:
         head += [f"cos HiHi {w}", f"cos LoLo {w}", f"cos HiLo {w}"]
+    head += [f"self cos {w}" for w in names]
     head += [f"λ<0 {w}" for w in names] + [f"median |λ| {w}" for w in names] + ["ρ(‖g‖², λ_max)"]
     lines += ["| " + " | ".join(head) + " |", "|" + "|".join([":--"] + ["--:"] * (len(head) - 1)) + "|"]
     for label, s in summaries.items():
@@ -169,6 +175,7 @@ def write_summary(summaries: Mapping[str, Mapping[str, Any]], out: Path) -> list
         for w in names:
             cos = s["cos"].get(w, {})
             row += [_fmt(cos.get("HiHi")), _fmt(cos.get("LoLo")), _fmt(cos.get("HiLo"))]
+        row += [_fmt(s["self_cos"].get(w, {}).get("all")) for w in names]
         row += [_fmt(s["negative_share"].get(w), 2) for w in names]
         row += [_fmt(s["abs_median"].get(w)) for w in names]
         row.append(_fmt(s["spearman_fisher_lambda"], 2))

@@ -14,6 +14,7 @@ model is measured in eval mode, in fp32, through the plain-math attention path
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,12 +23,19 @@ import torch
 from torch import Tensor, nn
 
 from catsmt.analysis.curvature import measurement_mode, top_eigenvalue
-from catsmt.analysis.gradsim import aggregate_by_pairing, similarity_by_group
+from catsmt.analysis.gradsim import (
+    aggregate_by_pairing,
+    cosine,
+    magnitude_similarity,
+    similarity_by_group,
+)
 from catsmt.data.batch import LangBatch
 from catsmt.model.loss import label_smoothed_loss
 from catsmt.weighting.grads import flat_grad, param_slices, trainable
 
 PROBE_SPLITS = ("valid", "train")
+#: what :func:`measure` can measure
+ANALYSES = ("curvature", "gradsim", "selfsim")
 
 
 @dataclass
@@ -36,25 +44,32 @@ class ProbeBatches:
 
     parts: dict[str, LangBatch]
     split: str = "valid"
+    #: a second batch per language, disjoint from the first, for ``selfsim``
+    twins: dict[str, LangBatch] | None = None
 
     @classmethod
     def from_data(cls, data: Any, langs: Sequence[str], max_tokens: int = 1024, max_sentences: int = 64,
-                  split: str = "valid") -> ProbeBatches:
+                  split: str = "valid", twins: bool = False) -> ProbeBatches:
         """One deterministic batch per language: the first length-sorted validation batch, or
-        (``split="train"``) a fixed random batch of training pairs.
+        (``split="train"``) a fixed random batch of training pairs. With ``twins``, a second
+        disjoint batch of each (the next length-sorted one, or the next random one), when the
+        language has enough pairs.
 
         Raises:
             ValueError: ``split`` is neither.
         """
         if split not in PROBE_SPLITS:
             raise ValueError(f"the analysis split must be valid or train, got '{split}'")
-        parts = {}
+        parts, second = {}, {}
         for lang in langs:
             if split == "train":
-                parts[lang] = data.sample_batch("train", lang, max_tokens, max_sentences, seed=0)
+                batches = data.sample_batches("train", lang, max_tokens, max_sentences, seed=0, count=2 if twins else 1)
             else:
-                parts[lang] = next(iter(data.batches("valid", lang, max_tokens, max_sentences)))
-        return cls(parts, split)
+                batches = list(itertools.islice(data.batches("valid", lang, max_tokens, max_sentences), 2 if twins else 1))
+            parts[lang] = batches[0]
+            if len(batches) > 1:
+                second[lang] = batches[1]
+        return cls(parts, split, second if twins else None)
 
 
 def _loss_fn(model: nn.Module, part: LangBatch) -> Any:
@@ -85,7 +100,9 @@ def measure(
         step: the training step the model is at.
         device: where the batches go.
         what: ``curvature`` (λ_max by power iteration, the paper's Figure 2 top) and/or
-            ``gradsim`` (cosine and magnitude similarity, Figures 2 bottom, 3, 5).
+            ``gradsim`` (cosine and magnitude similarity, Figures 2 bottom, 3, 5) and/or
+            ``selfsim`` (the whole-model similarity of each language's gradients on its two
+            probe batches: what batch noise alone leaves of the cosine; needs ``twins``).
         iters: power-iteration steps.
     """
     events: list[dict[str, Any]] = []
@@ -107,6 +124,15 @@ def measure(
             g = flat_grad(params).clone()
             model.zero_grad(set_to_none=True)
             grads.append(g)
+            if "selfsim" in what and probes.twins and lang in probes.twins:
+                # the noise ceiling of gradient similarity: the same language on two disjoint batches
+                twin = probes.twins[lang].to(device)
+                model.zero_grad(set_to_none=True)
+                _loss_fn(model, twin)().backward()
+                h = flat_grad(params).clone()
+                model.zero_grad(set_to_none=True)
+                events.append({"event": "gradsim_self", "step": step, "lang": lang, "group": groups.get(lang),
+                               "split": probes.split, "cos": cosine(g, h), "mag": magnitude_similarity(g, h)})
             events.append({"event": "grad_norm", "step": step, "lang": lang, "group": groups.get(lang), "split": probes.split,
                            "loss": float(loss.detach()),
                            "grad_norm": float(g.norm()), "fisher_trace": float(g.double().pow(2).sum())})

@@ -226,7 +226,8 @@ def _add_analyze(sub: Subcommands) -> None:
     p.add_argument("run", nargs="+", help="run folder(s); with several, figures across them too")
     p.add_argument("--labels", default=None, help="comma-separated names of the runs in the figures")
     p.add_argument("--out", default=None, help="folder of the cross-run figures (default: FIRST_RUN/analysis/compare)")
-    p.add_argument("--what", default="curvature,gradsim", help="curvature and/or gradsim")
+    p.add_argument("--what", default="curvature,gradsim",
+                   help="comma-separated: curvature, gradsim, selfsim (the same language on two batches)")
     p.add_argument("--langs", default=None, help="comma-separated languages (default: all)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--iters", type=int, default=20, help="power-iteration steps")

@@ -296,13 +296,29 @@ class MultilingualData:
         Raises:
             DataError: an unknown task, or one without ``split``.
         """
+        return self.sample_batches(split, lang, max_tokens, max_sentences, seed, count=1)[0]
+
+    def sample_batches(
+        self, split: str, lang: str, max_tokens: int, max_sentences: int = 0, seed: int = 0, count: int = 2
+    ) -> list[LangBatch]:
+        """``count`` disjoint fixed random batches: :meth:`sample_batch`'s, then the same rule
+        applied to the rest of its permutation, and so on (fewer when the pairs run out).
+
+        Raises:
+            DataError: an unknown task, or one without ``split``.
+        """
         arrays = self._arrays(split, lang)
         order = np.random.default_rng(seed).permutation(len(arrays))
-        longest = np.maximum.accumulate(arrays.costs[order])  # (n,) padded width of the first k+1
-        n = int((np.arange(1, len(order) + 1) * longest <= max_tokens).sum())  # a prefix: both grow
-        if max_sentences > 0:
-            n = min(n, max_sentences)
-        return arrays.batch(order[: max(n, 1)])
+        out: list[LangBatch] = []
+        while len(out) < count and len(order):
+            longest = np.maximum.accumulate(arrays.costs[order])  # (n,) padded width of the first k+1
+            n = int((np.arange(1, len(order) + 1) * longest <= max_tokens).sum())  # a prefix: both grow
+            if max_sentences > 0:
+                n = min(n, max_sentences)
+            n = max(n, 1)
+            out.append(arrays.batch(order[:n]))
+            order = order[n:]
+        return out
 
     def raw(self, split: str, lang: str) -> tuple[list[str], list[str]]:
         """Source and reference text of one task and split.

@@ -45,7 +45,7 @@ class TrainConfig:
     keep_last: int = option(2, "how many step checkpoints to keep besides best and last")
     max_bad_steps: int = option(20, "stop when this many consecutive steps have a non-finite loss or gradient")
     analysis_every: int = option(0, "measure λ_max and gradient similarity per language every this many updates (0 = off); events 'curvature' and 'gradsim' in metrics.jsonl")
-    analysis_what: list[str] = option(["curvature", "gradsim"], "what analysis_every measures: curvature and/or gradsim")
+    analysis_what: list[str] = option(["curvature", "gradsim"], "what analysis_every measures: curvature, gradsim and/or selfsim (each language's gradient on two disjoint batches: the noise ceiling of gradsim)")
     analysis_split: str = option("valid", "where analysis_every measures: one fixed batch per language of valid (the first length-sorted one) or of train (a fixed random sample; the paper measures on training examples)")
     tensorboard: bool = option(True, "write TensorBoard event files to the run folder")
     progress: bool = option(True, "show a progress bar with tokens/s and ETA")
@@ -72,6 +72,9 @@ class TrainConfig:
                      "analysis_every", "valid_max_sentences", "weight_decay", "warmup_init_lr"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        unknown = sorted(set(self.analysis_what) - {"curvature", "gradsim", "selfsim"})
+        if unknown:
+            raise ValueError(f"analysis_what takes curvature, gradsim and selfsim, got {', '.join(unknown)}")
         if self.analysis_split not in ("valid", "train"):
             raise ValueError(f"analysis_split must be valid or train, got '{self.analysis_split}'")
         if self.valid_bleu_every < 0 or self.valid_bleu_every % self.valid_every:

@@ -284,7 +284,8 @@ class Recipe:
         if cfg.train.analysis_every and info.is_main:
             from catsmt.analysis.tracking import ProbeBatches
 
-            self.probes = ProbeBatches.from_data(data, data.langs, split=cfg.train.analysis_split)
+            self.probes = ProbeBatches.from_data(data, data.langs, split=cfg.train.analysis_split,
+                                                 twins="selfsim" in cfg.train.analysis_what)
 
     def _restore(self) -> None:
         """Continue from the last checkpoint: every part's state, this rank's RNG, and the
