@@ -107,6 +107,11 @@ def test_training_logs_the_configured_split_and_analyze_merges_only_that_split(d
     # the checkpoint (step 4) is measured anew; step 2 comes from training, on its split only
     assert analysed("train") == {(2, "train"), (4, "train")}
     assert analysed("valid") == {(4, "valid")}
+    # measuring only gradients keeps the tracked curvature of the checkpoint's step
+    analyze_run(run, what=["selfsim"], langs=["syna"], split="train")
+    kept = list(read_metrics(run / "analysis" / "events.jsonl"))
+    assert {e["step"] for e in kept if e["event"] == "curvature"} == {2, 4}
+    assert any(e["event"] == "gradsim_self" and e["step"] == 4 for e in kept)
     with pytest.raises(ValueError, match="analysis_split must be valid or train, got 'dev'"):
         tiny_config(data_dir, tmp_path / "bad", "train.analysis_split=dev")
 

@@ -1,9 +1,9 @@
 """``catsmt analyze RUN``: curvature and gradient similarity over a run's saved checkpoints.
 
 Every checkpoint in ``RUN/checkpoints`` (step files, ``best`` and ``last``, one per step)
-is measured on the same fixed per-language validation batches
+is measured on the same fixed per-language batches, of validation or training data
 (:mod:`catsmt.analysis.tracking`). Measurements logged during training
-(``train.analysis_every``) are merged in. Outputs go to ``RUN/analysis/``:
+(``train.analysis_every``) on the same split fill in every (kind, step) not measured here. Outputs go to ``RUN/analysis/``:
 
 - ``events.jsonl`` -- every measurement;
 - ``curvature.csv`` (step, lang, lambda_max), ``gradsim.csv`` (step, pair, group, cos, mag)
@@ -89,10 +89,10 @@ def analyze_run(
         if probes is None:
             probes = ProbeBatches.from_data(data, chosen, split=split, twins="selfsim" in what)
         events += measure(model, probes, data.groups, step, dev, what, iters)
-    measured = {e["step"] for e in events}
+    measured = {(e["event"], e["step"]) for e in events}  # tracked events fill in what was not measured
     for e in read_metrics(run / "metrics.jsonl"):  # tracked during training
         tracked = e.get("event") in ("curvature", "gradsim", "gradsim_pairing", "grad_norm", "gradsim_self")
-        if tracked and e.get("split", "valid") == split and e["step"] not in measured:
+        if tracked and e.get("split", "valid") == split and (e["event"], e["step"]) not in measured:
             events.append(e)
     for e in events:  # events tracked by older versions do not carry the language's level
         if "lang" in e and e.get("group") is None:
