@@ -3,7 +3,8 @@
 Every checkpoint in ``RUN/checkpoints`` (step files, ``best`` and ``last``, one per step)
 is measured on the same fixed per-language batches, of validation or training data
 (:mod:`catsmt.analysis.tracking`). Measurements logged during training
-(``train.analysis_every``) on the same split fill in every (kind, step) not measured here. Outputs go to ``RUN/analysis/``:
+(``train.analysis_every``) on the same split fill in every (kind, step) not measured here.
+Outputs go to ``RUN/analysis/``:
 
 - ``events.jsonl`` -- every measurement;
 - ``curvature.csv`` (step, lang, lambda_max), ``gradsim.csv`` (step, pair, group, cos, mag)

@@ -81,6 +81,16 @@ def _loss_fn(model: nn.Module, part: LangBatch) -> Any:
     return loss
 
 
+def _gradient(model: nn.Module, params: Sequence[nn.Parameter], loss_fn: Any) -> tuple[float, Tensor]:
+    """The loss and the flat gradient of ``loss_fn``, leaving no gradient behind."""
+    model.zero_grad(set_to_none=True)
+    loss = loss_fn()
+    loss.backward()
+    g = flat_grad(params).clone()
+    model.zero_grad(set_to_none=True)
+    return float(loss.detach()), g
+
+
 def measure(
     model: nn.Module,
     probes: ProbeBatches,
@@ -111,31 +121,20 @@ def measure(
     with measurement_mode(model):
         grads = []
         for lang in langs:
-            part = probes.parts[lang].to(device)
-            loss_fn = _loss_fn(model, part)
+            loss_fn = _loss_fn(model, probes.parts[lang].to(device))
+            where = {"step": step, "lang": lang, "group": groups.get(lang), "split": probes.split}
             if "curvature" in what:
                 eig = top_eigenvalue(loss_fn, params, iters=iters)
-                events.append({"event": "curvature", "step": step, "lang": lang, "group": groups.get(lang), "split": probes.split,
-                               "lambda_max": eig.value,
+                events.append({"event": "curvature", **where, "lambda_max": eig.value,
                                "converged": eig.converged, "iterations": eig.iterations})
-            model.zero_grad(set_to_none=True)
-            loss = loss_fn()
-            loss.backward()
-            g = flat_grad(params).clone()
-            model.zero_grad(set_to_none=True)
+            loss, g = _gradient(model, params, loss_fn)
             grads.append(g)
             if "selfsim" in what and probes.twins and lang in probes.twins:
                 # the noise ceiling of gradient similarity: the same language on two disjoint batches
-                twin = probes.twins[lang].to(device)
-                model.zero_grad(set_to_none=True)
-                _loss_fn(model, twin)().backward()
-                h = flat_grad(params).clone()
-                model.zero_grad(set_to_none=True)
-                events.append({"event": "gradsim_self", "step": step, "lang": lang, "group": groups.get(lang),
-                               "split": probes.split, "cos": cosine(g, h), "mag": magnitude_similarity(g, h)})
-            events.append({"event": "grad_norm", "step": step, "lang": lang, "group": groups.get(lang), "split": probes.split,
-                           "loss": float(loss.detach()),
-                           "grad_norm": float(g.norm()), "fisher_trace": float(g.double().pow(2).sum())})
+                _, h = _gradient(model, params, _loss_fn(model, probes.twins[lang].to(device)))
+                events.append({"event": "gradsim_self", **where, "cos": cosine(g, h), "mag": magnitude_similarity(g, h)})
+            events.append({"event": "grad_norm", **where, "loss": loss, "grad_norm": float(g.norm()),
+                           "fisher_trace": float(g.double().pow(2).sum())})
         if "gradsim" in what and len(langs) > 1:
             rows = similarity_by_group(torch.stack(grads), langs, param_slices(model.named_parameters()))
             for row in rows:
